@@ -1,0 +1,397 @@
+//! The Conversation entity and the PUT merge rules, as pure functions.
+
+use std::collections::BTreeMap;
+
+use crate::ids::{ConversationId, UserId};
+
+/// What a participant may do in a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    #[default]
+    ReadWrite,
+    Read,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::ReadWrite => "ReadWrite",
+            Access::Read => "Read",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "ReadWrite" => Some(Access::ReadWrite),
+            "Read" => Some(Access::Read),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a participant is notified of new messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Notify {
+    #[default]
+    On,
+    Off,
+    MentionsOnly,
+}
+
+impl Notify {
+    /// The stored form: `true`, `false` or `MentionsOnly`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notify::On => "true",
+            Notify::Off => "false",
+            Notify::MentionsOnly => "MentionsOnly",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "true" => Some(Notify::On),
+            "false" => Some(Notify::Off),
+            "MentionsOnly" => Some(Notify::MentionsOnly),
+            _ => None,
+        }
+    }
+}
+
+/// One user's membership of a conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Participant {
+    pub access: Access,
+    pub notify: Notify,
+}
+
+/// A conversation between participants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conversation {
+    pub id: ConversationId,
+    pub subject: Option<String>,
+    pub topic_id: Option<String>,
+    pub photo_url: Option<String>,
+    pub welcome_messages: Option<Vec<String>>,
+    pub custom: BTreeMap<String, String>,
+    pub participants: BTreeMap<UserId, Participant>,
+    pub created_at: i64,
+}
+
+/// A field of a PUT body: absent (leave as is), `null` (clear) or a value (replace).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Field<T> {
+    #[default]
+    Absent,
+    Null,
+    Set(T),
+}
+
+impl<T> Field<T> {
+    fn apply_to(&self, target: &mut Option<T>)
+    where
+        T: Clone,
+    {
+        match self {
+            Field::Absent => {}
+            Field::Null => *target = None,
+            Field::Set(value) => *target = Some(value.clone()),
+        }
+    }
+}
+
+/// How a PUT changes `custom`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomPatch {
+    /// `custom: null`: delete every key.
+    Clear,
+    /// `custom: {...}`: a string sets its key, `null` deletes it, other keys stay.
+    Merge(BTreeMap<String, Option<String>>),
+}
+
+impl CustomPatch {
+    pub fn apply_to(&self, custom: &mut BTreeMap<String, String>) {
+        match self {
+            CustomPatch::Clear => custom.clear(),
+            CustomPatch::Merge(changes) => {
+                for (key, value) in changes {
+                    match value {
+                        Some(value) => {
+                            custom.insert(key.clone(), value.clone());
+                        }
+                        None => {
+                            custom.remove(key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The changes of one PUT `/conversations/{id}`: the domain's input, separate from the wire DTO.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ConversationPatch {
+    /// Participants to add; never removes anyone.
+    pub participants: Vec<UserId>,
+    pub subject: Field<String>,
+    pub photo_url: Field<String>,
+    pub welcome_messages: Field<Vec<String>>,
+    pub custom: Option<CustomPatch>,
+}
+
+impl Conversation {
+    /// A new, empty conversation created at `created_at`.
+    pub fn new(id: ConversationId, created_at: i64) -> Self {
+        Self {
+            id,
+            subject: None,
+            topic_id: None,
+            photo_url: None,
+            welcome_messages: None,
+            custom: BTreeMap::new(),
+            participants: BTreeMap::new(),
+            created_at,
+        }
+    }
+
+    /// Merges a PUT into this conversation: absent fields stay, `null` clears, participants are
+    /// only added (existing ones keep their settings), `custom` merges key by key.
+    pub fn apply(&mut self, patch: &ConversationPatch) {
+        for user in &patch.participants {
+            self.participants.entry(user.clone()).or_default();
+        }
+        patch.subject.apply_to(&mut self.subject);
+        patch.photo_url.apply_to(&mut self.photo_url);
+        patch.welcome_messages.apply_to(&mut self.welcome_messages);
+        if let Some(custom) = &patch.custom {
+            custom.apply_to(&mut self.custom);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uid(raw: &str) -> UserId {
+        UserId::new(raw).unwrap()
+    }
+
+    fn conv() -> Conversation {
+        Conversation::new(ConversationId::new("c1").unwrap(), 1_000)
+    }
+
+    fn custom(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn merge(pairs: &[(&str, Option<&str>)]) -> Option<CustomPatch> {
+        Some(CustomPatch::Merge(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+                .collect(),
+        ))
+    }
+
+    /// (name, before, patch, after): the merge rules of API.md as a table.
+    #[test]
+    fn merge_rules_table() {
+        let reader = Participant {
+            access: Access::Read,
+            notify: Notify::MentionsOnly,
+        };
+        let full = {
+            let mut c = conv();
+            c.subject = Some("s".into());
+            c.photo_url = Some("p".into());
+            c.welcome_messages = Some(vec!["w1".into(), "w2".into()]);
+            c.custom = custom(&[("a", "1"), ("b", "2")]);
+            c.participants.insert(uid("u1"), reader);
+            c
+        };
+        let cases: Vec<(&str, Conversation, ConversationPatch, Conversation)> = vec![
+            (
+                "an empty patch changes nothing",
+                full.clone(),
+                ConversationPatch::default(),
+                full.clone(),
+            ),
+            (
+                "a new participant gets ReadWrite and notify on",
+                conv(),
+                ConversationPatch {
+                    participants: vec![uid("u2")],
+                    ..Default::default()
+                },
+                {
+                    let mut c = conv();
+                    c.participants.insert(uid("u2"), Participant::default());
+                    c
+                },
+            ),
+            (
+                "an existing participant keeps its settings and nobody is removed",
+                full.clone(),
+                ConversationPatch {
+                    participants: vec![uid("u1"), uid("u3")],
+                    ..Default::default()
+                },
+                {
+                    let mut c = full.clone();
+                    c.participants.insert(uid("u3"), Participant::default());
+                    c
+                },
+            ),
+            (
+                "an empty participants list removes nobody",
+                full.clone(),
+                ConversationPatch {
+                    participants: vec![],
+                    ..Default::default()
+                },
+                full.clone(),
+            ),
+            (
+                "duplicate participants in one patch are added once",
+                conv(),
+                ConversationPatch {
+                    participants: vec![uid("u2"), uid("u2")],
+                    ..Default::default()
+                },
+                {
+                    let mut c = conv();
+                    c.participants.insert(uid("u2"), Participant::default());
+                    c
+                },
+            ),
+            (
+                "null clears scalar fields",
+                full.clone(),
+                ConversationPatch {
+                    subject: Field::Null,
+                    photo_url: Field::Null,
+                    welcome_messages: Field::Null,
+                    ..Default::default()
+                },
+                {
+                    let mut c = full.clone();
+                    c.subject = None;
+                    c.photo_url = None;
+                    c.welcome_messages = None;
+                    c
+                },
+            ),
+            (
+                "values replace scalar fields and welcome messages as a whole",
+                full.clone(),
+                ConversationPatch {
+                    subject: Field::Set("new".into()),
+                    photo_url: Field::Set("q".into()),
+                    welcome_messages: Field::Set(vec!["only".into()]),
+                    ..Default::default()
+                },
+                {
+                    let mut c = full.clone();
+                    c.subject = Some("new".into());
+                    c.photo_url = Some("q".into());
+                    c.welcome_messages = Some(vec!["only".into()]);
+                    c
+                },
+            ),
+            (
+                "custom merges key by key: set, overwrite, delete, keep",
+                full.clone(),
+                ConversationPatch {
+                    custom: merge(&[("a", Some("10")), ("c", Some("3")), ("b", None)]),
+                    ..Default::default()
+                },
+                {
+                    let mut c = full.clone();
+                    c.custom = custom(&[("a", "10"), ("c", "3")]);
+                    c
+                },
+            ),
+            (
+                "deleting a custom key that does not exist is harmless",
+                full.clone(),
+                ConversationPatch {
+                    custom: merge(&[("zzz", None)]),
+                    ..Default::default()
+                },
+                full.clone(),
+            ),
+            (
+                "an empty custom object changes nothing",
+                full.clone(),
+                ConversationPatch {
+                    custom: merge(&[]),
+                    ..Default::default()
+                },
+                full.clone(),
+            ),
+            (
+                "custom null deletes all keys",
+                full.clone(),
+                ConversationPatch {
+                    custom: Some(CustomPatch::Clear),
+                    ..Default::default()
+                },
+                {
+                    let mut c = full.clone();
+                    c.custom.clear();
+                    c
+                },
+            ),
+            (
+                "an empty string is a value, not a deletion",
+                full.clone(),
+                ConversationPatch {
+                    subject: Field::Set(String::new()),
+                    custom: merge(&[("a", Some(""))]),
+                    ..Default::default()
+                },
+                {
+                    let mut c = full.clone();
+                    c.subject = Some(String::new());
+                    c.custom.insert("a".into(), String::new());
+                    c
+                },
+            ),
+        ];
+        for (name, mut before, patch, after) in cases {
+            before.apply(&patch);
+            assert_eq!(before, after, "{name}");
+        }
+    }
+
+    #[test]
+    fn apply_never_changes_id_topic_or_created_at() {
+        let mut c = conv();
+        c.topic_id = Some("t".into());
+        c.apply(&ConversationPatch {
+            subject: Field::Set("x".into()),
+            custom: Some(CustomPatch::Clear),
+            participants: vec![uid("u")],
+            ..Default::default()
+        });
+        assert_eq!(c.id.as_str(), "c1");
+        assert_eq!(c.topic_id.as_deref(), Some("t"));
+        assert_eq!(c.created_at, 1_000);
+    }
+
+    #[test]
+    fn notify_and_access_round_trip_through_their_stored_form() {
+        for n in [Notify::On, Notify::Off, Notify::MentionsOnly] {
+            assert_eq!(Notify::parse(n.as_str()), Some(n));
+        }
+        for a in [Access::ReadWrite, Access::Read] {
+            assert_eq!(Access::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(Access::parse("None"), None);
+    }
+}

@@ -1,0 +1,24 @@
+//! Parley's domain: the chat model, its merge rules and validation, the ports that storage
+//! adapters implement, and the services that the HTTP layer drives.
+//!
+//! Nothing here knows about HTTP, SQL or configuration files.
+
+pub mod app;
+pub mod clock;
+pub mod conversation;
+pub mod error;
+pub mod ids;
+pub mod limits;
+pub mod ports;
+pub mod service;
+
+pub use app::{AppKeys, SecretKey};
+pub use clock::{Clock, SystemClock};
+pub use conversation::{
+    Access, Conversation, ConversationPatch, CustomPatch, Field, Notify, Participant,
+};
+pub use error::{Invalid, InvalidCode, RepositoryError, ServiceError};
+pub use ids::{AppId, ConversationId, IdError, UserId};
+pub use limits::Limits;
+pub use ports::{AppRepository, ConversationRepository, Versioned};
+pub use service::ConversationService;

@@ -1,0 +1,48 @@
+//! Diesel's and r2d2's errors, mapped into the domain's `RepositoryError` here and only here.
+
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use parley_domain::RepositoryError;
+
+/// Why a database could not be opened at start-up.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot open database {0}: {1}")]
+    Connect(String, String),
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DbError {
+    #[error(transparent)]
+    Diesel(#[from] DieselError),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("version conflict")]
+    Conflict,
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl From<DbError> for RepositoryError {
+    fn from(value: DbError) -> Self {
+        match value {
+            DbError::Conflict => RepositoryError::Conflict,
+            DbError::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
+                RepositoryError::Conflict
+            }
+            DbError::Diesel(DieselError::DatabaseError(kind, info))
+                if matches!(kind, DatabaseErrorKind::ClosedConnection)
+                    || is_busy(info.message()) =>
+            {
+                RepositoryError::Unavailable(info.message().to_string())
+            }
+            DbError::Pool(e) => RepositoryError::Unavailable(e.to_string()),
+            other => RepositoryError::Other(other.to_string()),
+        }
+    }
+}
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}

@@ -1,0 +1,152 @@
+//! The diesel storage adapter: SQLite today (feature `sqlite`), laid out for more backends.
+//!
+//! Every diesel call runs on tokio's blocking pool, never on the async executor. Writes are
+//! transactions that are durable when they return (`synchronous = FULL` by default).
+
+mod apps;
+mod conversations;
+mod error;
+mod models;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+use parley_domain::RepositoryError;
+
+pub use error::OpenError;
+
+/// The connection type of the compiled-in backend.
+pub type DbConnection = SqliteConnection;
+type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// How durable a SQLite commit is before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Every commit is fsynced: survives power loss and OS crashes.
+    Full,
+    /// Survives a crash of the process, but a power loss may drop the last commits.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How to open a SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    pub pool_size: u32,
+    pub connection_timeout: Duration,
+    pub busy_timeout: Duration,
+    pub synchronous: Synchronous,
+}
+
+impl SqliteOptions {
+    /// Defaults for `path`: a pool of 8, 5 s timeouts, fully synchronous commits.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            pool_size: 8,
+            connection_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+            synchronous: Synchronous::Full,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u128,
+    synchronous: Synchronous,
+}
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+            self.busy_timeout_ms,
+            self.synchronous.pragma()
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Conversations, participants and app keys in a diesel database.
+#[derive(Clone)]
+pub struct DieselStore {
+    pool: SqlitePool,
+}
+
+impl std::fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselStore").finish_non_exhaustive()
+    }
+}
+
+impl DieselStore {
+    /// Opens (creating if needed) the SQLite database at `options.path`, switches it to WAL and
+    /// runs the embedded migrations.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the file cannot be created or opened, or a migration fails.
+    pub fn open_sqlite(options: &SqliteOptions) -> Result<Self, OpenError> {
+        create_parent_dir(&options.path)?;
+        let url = options.path.to_string_lossy().into_owned();
+        let manager = ConnectionManager::<SqliteConnection>::new(url);
+        let pool = Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .connection_timeout(options.connection_timeout)
+            .connection_customizer(Box::new(SqlitePragmas {
+                busy_timeout_ms: options.busy_timeout.as_millis(),
+                synchronous: options.synchronous,
+            }))
+            .build(manager)
+            .map_err(|e| OpenError::Connect(options.path.display().to_string(), e.to_string()))?;
+        let mut conn = pool
+            .get()
+            .map_err(|e| OpenError::Connect(options.path.display().to_string(), e.to_string()))?;
+        // WAL is a property of the file: set once, readers then never block the writer.
+        conn.batch_execute("PRAGMA journal_mode = WAL;")
+            .map_err(|e| OpenError::Connect(options.path.display().to_string(), e.to_string()))?;
+        conn.run_pending_migrations(SQLITE_MIGRATIONS)
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool.
+    async fn run<T, F>(&self, f: F) -> Result<T, RepositoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, error::DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(error::DbError::Pool)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| RepositoryError::Other(format!("storage task failed: {e}")))?
+        .map_err(RepositoryError::from)
+    }
+}
+
+fn create_parent_dir(path: &Path) -> Result<(), OpenError> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent)
+            .map_err(|e| OpenError::Connect(path.display().to_string(), e.to_string())),
+        _ => Ok(()),
+    }
+}

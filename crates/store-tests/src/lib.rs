@@ -1,0 +1,56 @@
+//! One contract suite that every storage adapter must pass.
+//!
+//! An adapter's test file provides an async factory returning fresh, empty [`Stores`] and calls
+//! [`contract_suite!`], which expands to one `#[tokio::test]` per case in [`cases`].
+
+use std::any::Any;
+use std::sync::Arc;
+
+use parley_domain::{AppRepository, ConversationRepository};
+
+pub mod cases;
+
+/// The ports of one fresh, empty store. `guard` keeps whatever backs it (a temp dir) alive.
+pub struct Stores {
+    pub conversations: Arc<dyn ConversationRepository>,
+    pub apps: Arc<dyn AppRepository>,
+    pub guard: Box<dyn Any + Send>,
+}
+
+/// Expands to one test per contract case, each given fresh stores from `$factory().await`.
+#[macro_export]
+macro_rules! contract_suite {
+    ($factory:path) => {
+        $crate::contract_cases!(
+            $factory;
+            find_returns_none_for_a_missing_conversation,
+            insert_then_find_returns_every_field,
+            insert_of_an_existing_id_is_a_conflict_and_changes_nothing,
+            update_with_the_read_version_replaces_and_bumps_the_version,
+            update_with_a_stale_version_is_a_conflict_and_changes_nothing,
+            update_of_a_deleted_conversation_is_a_conflict,
+            update_writes_participant_additions_changes_and_removals,
+            null_and_empty_values_are_told_apart,
+            delete_removes_the_conversation_and_its_participants,
+            delete_of_a_missing_conversation_returns_false,
+            apps_do_not_see_each_others_conversations,
+            unusual_ids_round_trip,
+            concurrent_puts_through_the_service_all_take_effect,
+            app_key_is_created_once_and_then_kept,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! contract_cases {
+    ($factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let stores = $factory().await;
+                $crate::cases::$case(&stores).await;
+            }
+        )+
+    };
+}
