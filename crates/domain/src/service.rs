@@ -21,6 +21,14 @@ pub struct ConversationService {
     limits: Limits,
 }
 
+impl std::fmt::Debug for ConversationService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConversationService")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl ConversationService {
     pub fn new(
         repo: Arc<dyn ConversationRepository>,

@@ -1,1 +1,19 @@
+//! Parley's HTTP delivery layer: the TalkJS REST API v1 on actix-web.
+//!
+//! Handlers authenticate, turn the wire format into domain inputs, call a domain service and
+//! turn the result back into JSON. Every status code is chosen in [`error`].
 
+mod auth;
+mod body;
+mod dto;
+pub mod error;
+mod path;
+mod rate;
+mod routes;
+mod state;
+
+pub use auth::Authenticator;
+pub use error::ApiError;
+pub use rate::RateLimit;
+pub use routes::{configure, route_not_found};
+pub use state::AppState;

@@ -1,1 +1,136 @@
+//! Parley's server: reads settings, opens the configured storage, wires the domain services to
+//! the HTTP layer and runs it.
 
+pub mod settings;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use parley_domain::{
+    AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, SecretKey,
+    SystemClock,
+};
+use parley_http::{AppState, Authenticator, RateLimit};
+use parley_store_diesel::{DieselStore, SqliteOptions};
+use parley_store_memory::MemoryStore;
+
+pub use settings::{Settings, Storage};
+
+/// The app created on first start when no app is configured.
+pub const DEV_APP: &str = "demo";
+
+/// A started server: where it listens, and the development app if one was generated.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub server: actix_web::dev::Server,
+    pub storage: String,
+    pub dev_app: Option<(AppId, SecretKey)>,
+}
+
+struct Ports {
+    conversations: Arc<dyn ConversationRepository>,
+    apps: Arc<dyn AppRepository>,
+}
+
+async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
+    match settings.storage()? {
+        Storage::Memory => {
+            let store = Arc::new(MemoryStore::new());
+            Ok(Ports {
+                conversations: store.clone(),
+                apps: store,
+            })
+        }
+        Storage::Sqlite(path) => {
+            let mut options = SqliteOptions::new(path);
+            options.pool_size = settings.database.pool_size;
+            options.connection_timeout =
+                Duration::from_secs(settings.database.connection_timeout_secs);
+            options.busy_timeout = Duration::from_millis(settings.database.busy_timeout_ms);
+            options.synchronous = settings.synchronous()?;
+            // Opening runs migrations: blocking work, kept off the async executor.
+            let store = tokio::task::spawn_blocking(move || DieselStore::open_sqlite(&options))
+                .await
+                .context("opening the database panicked")??;
+            let store = Arc::new(store);
+            Ok(Ports {
+                conversations: store.clone(),
+                apps: store,
+            })
+        }
+    }
+}
+
+async fn app_keys(
+    settings: &Settings,
+    apps: &dyn AppRepository,
+) -> anyhow::Result<(AppKeys, Option<(AppId, SecretKey)>)> {
+    let mut keys = AppKeys::new();
+    if settings.apps.is_empty() {
+        let app = AppId::new(DEV_APP).expect("the development app ID is valid");
+        let key = apps
+            .get_or_create_key(&app, &SecretKey::generate_test_key())
+            .await
+            .context("cannot create the development app")?;
+        keys.insert(app.clone(), key.clone());
+        return Ok((keys, Some((app, key))));
+    }
+    for (app, cfg) in &settings.apps {
+        let app =
+            AppId::new(app.as_str()).with_context(|| format!("apps.{app}: invalid app ID"))?;
+        keys.insert(app, SecretKey::new(cfg.secret_key.clone()));
+    }
+    Ok((keys, None))
+}
+
+/// Opens storage, binds the listener and starts serving. The returned server runs until it is
+/// stopped or the process gets SIGINT/SIGTERM; then it finishes requests in flight.
+///
+/// # Errors
+/// When the storage cannot be opened or the address cannot be bound.
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    let storage = settings.storage()?.describe();
+    let ports = open_storage(&settings).await?;
+    let (keys, dev_app) = app_keys(&settings, ports.apps.as_ref()).await?;
+    let conversations = ConversationService::new(
+        ports.conversations,
+        Arc::new(SystemClock),
+        settings.limits(),
+    );
+    let state = web::Data::new(AppState::new(
+        conversations,
+        Authenticator::new(keys),
+        RateLimit::new(
+            settings.rate_limit.requests_per_second,
+            settings.rate_limit.burst,
+        ),
+    ));
+
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(parley_http::configure)
+            .default_service(web::to(parley_http::route_not_found))
+    })
+    .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    if settings.server.workers > 0 {
+        server = server.workers(settings.server.workers);
+    }
+    let address = (settings.server.host.as_str(), settings.server.port);
+    let server = server
+        .bind(address)
+        .with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
+    let addr = *server
+        .addrs()
+        .first()
+        .context("the server is bound to no address")?;
+    Ok(Running {
+        addr,
+        server: server.run(),
+        storage,
+        dev_app,
+    })
+}

@@ -1,1 +1,101 @@
-fn main() {}
+//! `parley`: the TalkJS-compatible chat backend.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use parley_server::{start, Running, Settings};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(
+    name = "parley",
+    version,
+    about = "A self-hosted chat backend speaking the TalkJS REST API v1"
+)]
+struct Cli {
+    /// A TOML file that overrides the compiled-in defaults (config/default.toml).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default).
+    Serve,
+}
+
+fn init_logging(level: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+/// A URL a local client can use, even when listening on all interfaces.
+fn base_url(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        addr.ip()
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+fn print_welcome(running: &Running) {
+    let Some((app, key)) = &running.dev_app else {
+        return;
+    };
+    let base = base_url(running.addr);
+    let key = key.expose();
+    println!();
+    println!("No app is configured, so Parley uses the development app `{app}`.");
+    println!("Its secret key (kept in the database): {key}");
+    println!();
+    println!("Create a conversation:");
+    println!(
+        "  curl -X PUT {base}/v1/{app}/conversations/hello -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' -d '{{\"participants\": [\"alice\", \"bob\"], \"subject\": \"Hello\"}}'"
+    );
+    println!("Read it back:");
+    println!("  curl {base}/v1/{app}/conversations/hello -H 'Authorization: Bearer {key}'");
+    println!();
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let running = start(settings).await?;
+    tracing::info!(storage = %running.storage, "storage ready");
+    tracing::info!("listening on {}", base_url(running.addr));
+    print_welcome(&running);
+    running.server.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("parley: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&settings.log.level);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let result = actix_web::rt::System::new().block_on(serve(settings));
+            if let Err(err) = result {
+                tracing::error!("{err:#}");
+                eprintln!("parley: {err:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,225 @@
+//! Settings: compiled-in `config/default.toml` < `--config PATH` < `PARLEY__SECTION__KEY`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use config::{Config, Environment, File, FileFormat};
+use parley_domain::Limits;
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub limits: LimitSettings,
+    pub rate_limit: RateLimitSettings,
+    pub log: LogSettings,
+    #[serde(default)]
+    pub apps: BTreeMap<String, AppSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub workers: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub pool_size: u32,
+    pub connection_timeout_secs: u64,
+    pub busy_timeout_ms: u64,
+    pub sqlite_synchronous: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    pub participants_per_conversation: usize,
+    pub custom_keys: usize,
+    pub custom_key_bytes: usize,
+    pub custom_value_bytes: usize,
+    pub subject_bytes: usize,
+    pub welcome_messages: usize,
+    pub body_bytes: usize,
+    pub messages_per_request: usize,
+    pub users_per_batch: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSettings {
+    pub requests_per_second: u32,
+    pub burst: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub level: String,
+}
+
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSettings {
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for AppSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppSettings { secret_key: *** }")
+    }
+}
+
+/// Where the data lives, parsed from `database.url`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Storage {
+    Memory,
+    Sqlite(PathBuf),
+}
+
+impl Storage {
+    /// Parses `memory://` or `sqlite://PATH` (`sqlite:///abs/path` for an absolute path).
+    ///
+    /// # Errors
+    /// When the scheme is unknown or the path is empty.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        if url == "memory://" || url == "memory:" {
+            return Ok(Storage::Memory);
+        }
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                bail!("database.url `{url}` names no file; use sqlite://data/parley.db or sqlite:///absolute/path.db");
+            }
+            return Ok(Storage::Sqlite(PathBuf::from(path)));
+        }
+        let scheme = url.split("://").next().unwrap_or(url);
+        bail!(
+            "database.url `{url}`: unsupported scheme `{scheme}`; this build supports sqlite://PATH and memory://"
+        )
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Storage::Memory => "in-memory (nothing is kept after exit)".into(),
+            Storage::Sqlite(path) => format!("SQLite at {}", path.display()),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layered settings.
+    ///
+    /// # Errors
+    /// When the file cannot be read or parsed, or a value has the wrong type or an unknown key.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut builder = Config::builder().add_source(File::from_str(DEFAULTS, FileFormat::Toml));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            Environment::with_prefix("PARLEY")
+                .prefix_separator("__")
+                .separator("__")
+                .try_parsing(true),
+        );
+        let settings: Settings = builder
+            .build()
+            .context("invalid configuration")?
+            .try_deserialize()
+            .context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.storage()?;
+        self.synchronous()?;
+        for (app, cfg) in &self.apps {
+            parley_domain::AppId::new(app.as_str())
+                .with_context(|| format!("apps.{app}: invalid app ID"))?;
+            if cfg.secret_key.trim().is_empty() {
+                bail!("apps.{app}.secret_key is empty");
+            }
+        }
+        Ok(())
+    }
+
+    /// # Errors
+    /// As [`Storage::parse`].
+    pub fn storage(&self) -> anyhow::Result<Storage> {
+        Storage::parse(&self.database.url)
+    }
+
+    /// # Errors
+    /// When `database.sqlite_synchronous` is neither `full` nor `normal`.
+    pub fn synchronous(&self) -> anyhow::Result<parley_store_diesel::Synchronous> {
+        match self
+            .database
+            .sqlite_synchronous
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "full" => Ok(parley_store_diesel::Synchronous::Full),
+            "normal" => Ok(parley_store_diesel::Synchronous::Normal),
+            other => bail!("database.sqlite_synchronous `{other}`: use \"full\" or \"normal\""),
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        let l = &self.limits;
+        Limits {
+            participants_per_conversation: l.participants_per_conversation,
+            custom_keys: l.custom_keys,
+            custom_key_bytes: l.custom_key_bytes,
+            custom_value_bytes: l.custom_value_bytes,
+            subject_bytes: l.subject_bytes,
+            welcome_messages: l.welcome_messages,
+            body_bytes: l.body_bytes,
+            messages_per_request: l.messages_per_request,
+            users_per_batch: l.users_per_batch,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compiled_in_defaults_match_the_documented_ones() {
+        let s = Settings::load(None).unwrap();
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.server.port, 8080);
+        assert_eq!(s.database.url, "sqlite://data/parley.db");
+        assert_eq!(s.limits(), Limits::default());
+        assert!(s.apps.is_empty());
+    }
+
+    #[test]
+    fn database_urls_parse() {
+        assert_eq!(Storage::parse("memory://").unwrap(), Storage::Memory);
+        assert_eq!(
+            Storage::parse("sqlite://data/parley.db").unwrap(),
+            Storage::Sqlite(PathBuf::from("data/parley.db"))
+        );
+        assert_eq!(
+            Storage::parse("sqlite:///var/lib/parley.db").unwrap(),
+            Storage::Sqlite(PathBuf::from("/var/lib/parley.db"))
+        );
+        let err = Storage::parse("mysql://x").unwrap_err().to_string();
+        assert!(err.contains("unsupported scheme `mysql`"), "{err}");
+        assert!(Storage::parse("sqlite://").is_err());
+    }
+}
