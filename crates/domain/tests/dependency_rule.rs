@@ -10,8 +10,17 @@ fn the_domain_depends_on_no_framework_or_adapter() {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
         .args([
-            "tree", "-p", "parley_domain", "--all-features", "-e", "normal,build", "--prefix",
-            "none", "--format", "{p}", "--offline",
+            "tree",
+            "-p",
+            "parley_domain",
+            "--all-features",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--offline",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
@@ -27,9 +36,11 @@ fn the_domain_depends_on_no_framework_or_adapter() {
         .lines()
         .filter_map(|line| line.split_whitespace().next())
         .filter(|name| {
-            BANNED
-                .iter()
-                .any(|banned| *name == *banned || name.starts_with(&format!("{banned}-")) || name.starts_with(&format!("{banned}_")))
+            BANNED.iter().any(|banned| {
+                *name == *banned
+                    || name.starts_with(&format!("{banned}-"))
+                    || name.starts_with(&format!("{banned}_"))
+            })
         })
         .collect();
     assert!(

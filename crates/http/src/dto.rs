@@ -35,7 +35,8 @@ fn nullable_string(problems: &mut Problems, name: &str, value: Value) -> Field<S
     }
 }
 
-fn string_array(problems: &mut Problems, name: &str, value: Value) -> Option<Vec<String>> {
+/// An array of strings, each with its index in the request (so reasons name the right item).
+fn string_items(problems: &mut Problems, name: &str, value: Value) -> Option<Vec<(usize, String)>> {
     let Value::Array(items) = value else {
         problems.invalid(name, "must be an array of strings");
         return None;
@@ -43,11 +44,15 @@ fn string_array(problems: &mut Problems, name: &str, value: Value) -> Option<Vec
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         match item {
-            Value::String(s) => out.push(s),
+            Value::String(s) => out.push((i, s)),
             _ => problems.invalid(format!("{name}[{i}]"), "must be a string"),
         }
     }
     Some(out)
+}
+
+fn string_array(problems: &mut Problems, name: &str, value: Value) -> Option<Vec<String>> {
+    string_items(problems, name, value).map(|items| items.into_iter().map(|(_, s)| s).collect())
 }
 
 /// `custom`: an object of string-or-null values, or `null`.
@@ -97,8 +102,8 @@ pub fn conversation_patch(
                         "participants",
                         "must be an array of user IDs; PUT never removes participants",
                     );
-                } else if let Some(ids) = string_array(&mut problems, "participants", value) {
-                    for (i, raw) in ids.into_iter().enumerate() {
+                } else if let Some(ids) = string_items(&mut problems, "participants", value) {
+                    for (i, raw) in ids {
                         match UserId::new(raw) {
                             Ok(id) => patch.participants.push(id),
                             Err(e) => problems.invalid(format!("participants[{i}]"), e.to_string()),

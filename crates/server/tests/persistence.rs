@@ -31,7 +31,10 @@ fn data_survives_a_restart_on_the_same_file() {
 
 fn db_env(db: &std::path::Path) -> Vec<(&'static str, String)> {
     vec![
-        ("PARLEY__DATABASE__URL", format!("sqlite://{}", db.display())),
+        (
+            "PARLEY__DATABASE__URL",
+            format!("sqlite://{}", db.display()),
+        ),
         ("PARLEY__APPS__TESTAPP__SECRET_KEY", KEY.to_string()),
     ]
 }
@@ -77,7 +80,11 @@ fn every_acknowledged_put_survives_kill_9() {
         w.join().unwrap();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 20, "only {} writes acknowledged", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "only {} writes acknowledged",
+        acknowledged.len()
+    );
 
     let restarted = Process::start(&[], &db_env(&db), dir.path());
     let api = Api::new(&restarted.base, APP, KEY);
@@ -89,7 +96,10 @@ fn every_acknowledged_put_survives_kill_9() {
                 got["participants"][user].is_object(),
                 "acknowledged participant {user} of {p} is lost"
             );
-            assert_eq!(got["custom"][user], "1", "acknowledged key {user} of {p} is lost");
+            assert_eq!(
+                got["custom"][user], "1",
+                "acknowledged key {user} of {p} is lost"
+            );
         }
     }
     restarted.terminate();
@@ -103,7 +113,10 @@ fn without_configured_apps_a_demo_app_is_created_once_and_its_curl_works() {
     let base = first.base.clone();
     let (status, out) = first.terminate();
     assert!(status.success(), "{status:?}");
-    assert!(dir.path().join("data/dev.db").exists(), "relative sqlite path is under the cwd");
+    assert!(
+        dir.path().join("data/dev.db").exists(),
+        "relative sqlite path is under the cwd"
+    );
     let key = out
         .split_whitespace()
         .find(|w| w.starts_with("sk_test_"))
@@ -114,11 +127,17 @@ fn without_configured_apps_a_demo_app_is_created_once_and_its_curl_works() {
 
     let second = Process::start(&[], &env, dir.path());
     let api = Api::new(&second.base, "demo", &key);
-    api.put("/conversations/hello", &json!({"participants": ["alice", "bob"]}))
-        .ok_empty();
+    api.put(
+        "/conversations/hello",
+        &json!({"participants": ["alice", "bob"]}),
+    )
+    .ok_empty();
     assert!(api.fetch("/conversations/hello")["participants"]["bob"].is_object());
     let (_, out) = second.terminate();
-    assert!(out.contains(&key), "the same key is kept across restarts: {out}");
+    assert!(
+        out.contains(&key),
+        "the same key is kept across restarts: {out}"
+    );
 }
 
 #[test]
@@ -134,7 +153,9 @@ fn sigterm_stops_the_server_cleanly() {
 fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_parley"));
-    cmd.args(args).current_dir(dir.path()).env("PARLEY__SERVER__PORT", "0");
+    cmd.args(args)
+        .current_dir(dir.path())
+        .env("PARLEY__SERVER__PORT", "0");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -148,7 +169,10 @@ fn run_to_exit(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
 fn configuration_errors_stop_start_up_with_a_clear_message() {
     let (ok, err) = run_to_exit(&["--config", "/nonexistent/parley.toml"], &[]);
     assert!(!ok);
-    assert!(err.contains("cannot read config file /nonexistent/parley.toml"), "{err}");
+    assert!(
+        err.contains("cannot read config file /nonexistent/parley.toml"),
+        "{err}"
+    );
 
     let (ok, err) = run_to_exit(&[], &[("PARLEY__DATABASE__URL", "mysql://localhost/x")]);
     assert!(!ok);
@@ -184,17 +208,22 @@ fn config_file_overrides_defaults_and_environment_overrides_the_file() {
     let api = Api::new(&from_file.base, "fileapp", "sk_test_from_file");
     api.put("/conversations/c", &json!({"subject": "abcd"}))
         .error(400, "LIMIT_EXCEEDED");
-    api.put("/conversations/c", &json!({"subject": "abc"})).ok_empty();
+    api.put("/conversations/c", &json!({"subject": "abc"}))
+        .ok_empty();
     from_file.terminate();
     assert!(dir.path().join("from-file.db").exists());
 
     let env = [
-        ("PARLEY__DATABASE__URL", format!("sqlite://{}", dir.path().join("from-env.db").display())),
+        (
+            "PARLEY__DATABASE__URL",
+            format!("sqlite://{}", dir.path().join("from-env.db").display()),
+        ),
         ("PARLEY__LIMITS__SUBJECT_BYTES", "5".to_string()),
     ];
     let from_env = Process::start(&args, &env, dir.path());
     let api = Api::new(&from_env.base, "fileapp", "sk_test_from_file");
-    api.put("/conversations/c", &json!({"subject": "abcde"})).ok_empty();
+    api.put("/conversations/c", &json!({"subject": "abcde"}))
+        .ok_empty();
     let status = send("GET", &api.url("/conversations/c"), &[], None).status;
     assert_eq!(status, 401);
     from_env.terminate();
@@ -210,8 +239,12 @@ fn memory_storage_is_selected_by_url() {
     ];
     let process = Process::start(&[], &env, dir.path());
     let api = Api::new(&process.base, APP, KEY);
-    api.put("/conversations/m", &json!({"subject": "in memory"})).ok_empty();
+    api.put("/conversations/m", &json!({"subject": "in memory"}))
+        .ok_empty();
     assert_eq!(api.fetch("/conversations/m")["subject"], "in memory");
     process.terminate();
-    assert!(!dir.path().join("data").exists(), "memory:// writes no files");
+    assert!(
+        !dir.path().join("data").exists(),
+        "memory:// writes no files"
+    );
 }

@@ -16,7 +16,7 @@ impl AppRepository for DieselStore {
     ) -> Result<SecretKey, RepositoryError> {
         let (app, key) = (app.as_str().to_owned(), new_key.expose().to_owned());
         let created_at = SystemClock.now_ms();
-        self.run(move |conn| {
+        self.run_write(move |conn| {
             conn.immediate_transaction(|tx| {
                 diesel::insert_into(apps::table)
                     .values((

@@ -76,7 +76,7 @@ impl ConversationRepository for DieselStore {
         conversation: &Conversation,
     ) -> Result<(), RepositoryError> {
         let (app, c) = (app.clone(), conversation.clone());
-        self.run(move |conn| {
+        self.run_write(move |conn| {
             conn.immediate_transaction(|tx| {
                 diesel::insert_into(conversations::table)
                     .values(ConversationRow::new(&app, &c, 1))
@@ -94,7 +94,7 @@ impl ConversationRepository for DieselStore {
         after: &Conversation,
     ) -> Result<(), RepositoryError> {
         let (app, before, after) = (app.clone(), before.clone(), after.clone());
-        self.run(move |conn| {
+        self.run_write(move |conn| {
             conn.immediate_transaction(|tx| {
                 let target = conversations::table
                     .find((app.as_str(), before.value.id.as_str()))
@@ -150,7 +150,7 @@ impl ConversationRepository for DieselStore {
 
     async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError> {
         let (app, id) = (app.as_str().to_owned(), id.as_str().to_owned());
-        self.run(move |conn| {
+        self.run_write(move |conn| {
             conn.immediate_transaction(|tx| {
                 // Explicit, so that correctness does not hinge on the foreign-key pragma.
                 diesel::delete(

@@ -10,6 +10,7 @@ mod models;
 mod schema;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -88,6 +89,9 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 #[derive(Clone)]
 pub struct DieselStore {
     pool: SqlitePool,
+    /// SQLite has one writer at a time. Writers of this process queue here instead of in
+    /// SQLite's busy handler, whose sleeps (up to 100 ms each) would dominate tail latency.
+    writer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for DieselStore {
@@ -123,7 +127,10 @@ impl DieselStore {
             .map_err(|e| OpenError::Connect(options.path.display().to_string(), e.to_string()))?;
         conn.run_pending_migrations(SQLITE_MIGRATIONS)
             .map_err(|e| OpenError::Migrate(e.to_string()))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            writer: Arc::new(Mutex::new(())),
+        })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -132,8 +139,34 @@ impl DieselStore {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, error::DbError> + Send + 'static,
     {
+        self.run_inner(None, f).await
+    }
+
+    /// Like [`run`](Self::run), for a write transaction: one writer of this process at a time.
+    async fn run_write<T, F>(&self, f: F) -> Result<T, RepositoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, error::DbError> + Send + 'static,
+    {
+        self.run_inner(Some(self.writer.clone()), f).await
+    }
+
+    async fn run_inner<T, F>(
+        &self,
+        writer: Option<Arc<Mutex<()>>>,
+        f: F,
+    ) -> Result<T, RepositoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, error::DbError> + Send + 'static,
+    {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            // The turn comes before the connection, so queued writers do not hold connections
+            // that readers need. A poisoned lock only means another writer panicked.
+            let _turn = writer
+                .as_ref()
+                .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
             let mut conn = pool.get().map_err(error::DbError::Pool)?;
             f(&mut conn)
         })
