@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::ids::{ConversationId, UserId};
+use crate::message::Message;
 
 /// What a participant may do in a conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,10 +60,24 @@ impl Notify {
 }
 
 /// One user's membership of a conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Participant {
     pub access: Access,
     pub notify: Notify,
+    /// Messages up to this time (Unix ms) count as read by this participant.
+    pub read_until: i64,
+}
+
+impl Participant {
+    /// A new participant with the defaults (ReadWrite, notify on) who joined at `now`: nothing
+    /// sent before they joined is unread for them.
+    pub fn joined(now: i64) -> Self {
+        Self {
+            access: Access::ReadWrite,
+            notify: Notify::On,
+            read_until: now,
+        }
+    }
 }
 
 /// A conversation between participants.
@@ -76,6 +91,8 @@ pub struct Conversation {
     pub custom: BTreeMap<String, String>,
     pub participants: BTreeMap<UserId, Participant>,
     pub created_at: i64,
+    /// The newest message, read along with the conversation; never written through it.
+    pub last_message: Option<Message>,
 }
 
 /// A field of a PUT body: absent (leave as is), `null` (clear) or a value (replace).
@@ -152,14 +169,18 @@ impl Conversation {
             custom: BTreeMap::new(),
             participants: BTreeMap::new(),
             created_at,
+            last_message: None,
         }
     }
 
     /// Merges a PUT into this conversation: absent fields stay, `null` clears, participants are
     /// only added (existing ones keep their settings), `custom` merges key by key.
-    pub fn apply(&mut self, patch: &ConversationPatch) {
+    /// New participants join at `now`.
+    pub fn apply(&mut self, patch: &ConversationPatch, now: i64) {
         for user in &patch.participants {
-            self.participants.entry(user.clone()).or_default();
+            self.participants
+                .entry(user.clone())
+                .or_insert_with(|| Participant::joined(now));
         }
         patch.subject.apply_to(&mut self.subject);
         patch.photo_url.apply_to(&mut self.photo_url);
@@ -167,6 +188,17 @@ impl Conversation {
         if let Some(custom) = &patch.custom {
             custom.apply_to(&mut self.custom);
         }
+    }
+}
+
+impl Conversation {
+    /// Whether `user` has an unread message: one newer than their `readUntil` that they did not
+    /// send. Looking at the newest message suffices: a sender's `readUntil` moves to each message
+    /// they send and never moves back, so if the newest is theirs, everything older is read.
+    pub fn is_unread(&self, user: &UserId, participant: &Participant) -> bool {
+        self.last_message.as_ref().is_some_and(|m| {
+            m.sender.as_ref() != Some(user) && m.created_at > participant.read_until
+        })
     }
 }
 
@@ -204,6 +236,7 @@ mod tests {
         let reader = Participant {
             access: Access::Read,
             notify: Notify::MentionsOnly,
+            read_until: 0,
         };
         let full = {
             let mut c = conv();
@@ -230,7 +263,7 @@ mod tests {
                 },
                 {
                     let mut c = conv();
-                    c.participants.insert(uid("u2"), Participant::default());
+                    c.participants.insert(uid("u2"), Participant::joined(0));
                     c
                 },
             ),
@@ -243,7 +276,7 @@ mod tests {
                 },
                 {
                     let mut c = full.clone();
-                    c.participants.insert(uid("u3"), Participant::default());
+                    c.participants.insert(uid("u3"), Participant::joined(0));
                     c
                 },
             ),
@@ -265,7 +298,7 @@ mod tests {
                 },
                 {
                     let mut c = conv();
-                    c.participants.insert(uid("u2"), Participant::default());
+                    c.participants.insert(uid("u2"), Participant::joined(0));
                     c
                 },
             ),
@@ -364,7 +397,7 @@ mod tests {
             ),
         ];
         for (name, mut before, patch, after) in cases {
-            before.apply(&patch);
+            before.apply(&patch, 0);
             assert_eq!(before, after, "{name}");
         }
     }
@@ -373,13 +406,17 @@ mod tests {
     fn apply_never_changes_id_topic_or_created_at() {
         let mut c = conv();
         c.topic_id = Some("t".into());
-        c.apply(&ConversationPatch {
-            subject: Field::Set("x".into()),
-            custom: Some(CustomPatch::Clear),
-            participants: vec![uid("u")],
-            ..Default::default()
-        });
+        c.apply(
+            &ConversationPatch {
+                subject: Field::Set("x".into()),
+                custom: Some(CustomPatch::Clear),
+                participants: vec![uid("u")],
+                ..Default::default()
+            },
+            5,
+        );
         assert_eq!(c.id.as_str(), "c1");
+        assert_eq!(c.participants[&uid("u")].read_until, 5);
         assert_eq!(c.topic_id.as_deref(), Some("t"));
         assert_eq!(c.created_at, 1_000);
     }

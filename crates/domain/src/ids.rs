@@ -18,7 +18,7 @@ pub enum IdError {
 /// The longest ID, in bytes of UTF-8.
 pub const MAX_ID_BYTES: usize = 255;
 
-fn check_id(raw: &str) -> Result<(), IdError> {
+pub(crate) fn check_id(raw: &str) -> Result<(), IdError> {
     if raw.is_empty() {
         return Err(IdError::Empty);
     }

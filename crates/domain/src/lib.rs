@@ -9,6 +9,8 @@ pub mod conversation;
 pub mod error;
 pub mod ids;
 pub mod limits;
+pub mod listing;
+pub mod message;
 pub mod ports;
 pub mod service;
 
@@ -20,5 +22,7 @@ pub use conversation::{
 pub use error::{Invalid, InvalidCode, RepositoryError, ServiceError};
 pub use ids::{AppId, ConversationId, IdError, UserId};
 pub use limits::Limits;
-pub use ports::{AppRepository, ConversationRepository, Versioned};
-pub use service::ConversationService;
+pub use listing::{ConversationQuery, Cursor, Direction, OrderBy, Position, Standing, Walk};
+pub use message::{Message, MessageId, MessageKind, MessagePatch, MessageRecord, NewMessage};
+pub use ports::{AppRepository, ConversationRepository, CursorStore, MessageRepository, Versioned};
+pub use service::{ConversationService, MessageService};

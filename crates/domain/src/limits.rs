@@ -1,6 +1,8 @@
 //! The configurable limits on sizes and counts, and the validation that enforces them.
 
 use crate::conversation::{Conversation, ConversationPatch, CustomPatch, Field};
+use std::collections::BTreeMap;
+
 use crate::error::{Invalid, Problems};
 
 /// Size and count limits. The defaults are those of API.md.
@@ -63,28 +65,37 @@ impl Limits {
             }
         }
         if let Some(CustomPatch::Merge(changes)) = &patch.custom {
-            if changes.len() > self.custom_keys {
-                problems.over_limit("custom", format!("at most {} keys", self.custom_keys));
-            }
-            for (key, value) in changes {
-                self.check_custom_entry(&mut problems, key, value.as_deref());
-            }
+            self.check_custom_changes(&mut problems, "custom", changes);
         }
         problems.finish()
     }
 
-    fn check_custom_entry(&self, problems: &mut Problems, key: &str, value: Option<&str>) {
-        if key.len() > self.custom_key_bytes {
-            let shown: String = key.chars().take(32).collect();
-            problems.over_limit(
-                format!("custom.{shown}"),
-                format!("keys are at most {} bytes", self.custom_key_bytes),
-            );
-        } else if value.is_some_and(|v| v.len() > self.custom_value_bytes) {
-            problems.over_limit(
-                format!("custom.{key}"),
-                format!("values are at most {} bytes", self.custom_value_bytes),
-            );
+    /// Checks the keys and values of a `custom` object (or the changes to one) found at `path`.
+    pub(crate) fn check_custom_changes(
+        &self,
+        problems: &mut Problems,
+        path: &str,
+        changes: &BTreeMap<String, Option<String>>,
+    ) {
+        if changes.len() > self.custom_keys {
+            problems.over_limit(path, format!("at most {} keys", self.custom_keys));
+        }
+        for (key, value) in changes {
+            if key.len() > self.custom_key_bytes {
+                let shown: String = key.chars().take(32).collect();
+                problems.over_limit(
+                    format!("{path}.{shown}"),
+                    format!("keys are at most {} bytes", self.custom_key_bytes),
+                );
+            } else if value
+                .as_ref()
+                .is_some_and(|v| v.len() > self.custom_value_bytes)
+            {
+                problems.over_limit(
+                    format!("{path}.{key}"),
+                    format!("values are at most {} bytes", self.custom_value_bytes),
+                );
+            }
         }
     }
 
@@ -123,7 +134,6 @@ mod tests {
     use super::*;
     use crate::error::InvalidCode;
     use crate::ids::{ConversationId, UserId};
-    use std::collections::BTreeMap;
 
     fn users(n: usize) -> Vec<UserId> {
         (0..n)
@@ -260,17 +270,23 @@ mod tests {
             ..Default::default()
         };
         let mut c = Conversation::new(ConversationId::new("c").unwrap(), 0);
-        c.apply(&ConversationPatch {
-            participants: users(2),
-            custom: custom_patch(1),
-            ..Default::default()
-        });
+        c.apply(
+            &ConversationPatch {
+                participants: users(2),
+                custom: custom_patch(1),
+                ..Default::default()
+            },
+            0,
+        );
         assert_eq!(l.check_conversation(&c), Ok(()));
-        c.apply(&ConversationPatch {
-            participants: vec![UserId::new("extra").unwrap()],
-            custom: custom_patch(2),
-            ..Default::default()
-        });
+        c.apply(
+            &ConversationPatch {
+                participants: vec![UserId::new("extra").unwrap()],
+                custom: custom_patch(2),
+                ..Default::default()
+            },
+            0,
+        );
         let err = l.check_conversation(&c).unwrap_err();
         assert!(err.reasons.contains_key("participants"));
         assert!(err.reasons.contains_key("custom"));

@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use crate::app::SecretKey;
 use crate::conversation::Conversation;
 use crate::error::RepositoryError;
-use crate::ids::{AppId, ConversationId};
+use crate::ids::{AppId, ConversationId, UserId};
+use crate::listing::{ConversationQuery, Cursor, Standing, Walk};
+use crate::message::{Message, MessageId, MessageRecord};
 
 /// A stored value and the version it was read at, for optimistic concurrency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +51,129 @@ pub trait ConversationRepository: Send + Sync + 'static {
         after: &Conversation,
     ) -> Result<(), RepositoryError>;
 
-    /// Deletes the conversation and everything that belongs to it. `false` when there was none.
+    /// Deletes the conversation with its participants and messages. `false` when there was none.
     ///
     /// # Errors
     /// `Unavailable`/`Other` as for [`find`](Self::find).
     async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError>;
+
+    /// The newest message sequence number of the store: the snapshot a new walk starts from.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other` as for [`find`](Self::find).
+    async fn snapshot(&self) -> Result<i64, RepositoryError>;
+
+    /// Creation time and last message time of a conversation, or `None` if it does not exist.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other` as for [`find`](Self::find).
+    async fn standing(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+    ) -> Result<Option<Standing>, RepositoryError>;
+
+    /// One page of the app's conversations in the query's order, each with its sort key,
+    /// continuing after `walk.after`. Conversations are placed and filtered by their last message
+    /// as of `walk.snapshot` (messages with a higher sequence number are ignored for placement);
+    /// the returned conversations are current. Done with a fixed number of queries per page.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other` as for [`find`](Self::find).
+    async fn list(
+        &self,
+        app: &AppId,
+        query: &ConversationQuery,
+        walk: &Walk,
+    ) -> Result<Vec<(Conversation, i64)>, RepositoryError>;
+}
+
+/// Durable storage of messages, scoped by app and conversation.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait MessageRepository: Send + Sync + 'static {
+    /// Stores the records in order, atomically: all or none. A record whose idempotency key was
+    /// stored for this conversation at or after `idempotent_since` is not stored; the ID stored
+    /// with the key is answered instead. Moves each sender's `readUntil` forward to their
+    /// message (never backwards) and makes the newest stored message the conversation's last.
+    /// Answers the IDs in input order, or `None` when the conversation does not exist.
+    ///
+    /// # Errors
+    /// `Conflict` when a concurrent request stored the same idempotency key or deleted the
+    /// conversation (nothing is written; retrying is safe); `Unavailable`/`Other`.
+    async fn insert_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[MessageRecord],
+        idempotent_since: i64,
+    ) -> Result<Option<Vec<MessageId>>, RepositoryError>;
+
+    /// The message with this ID in this conversation.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn find_message(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<Option<Versioned<Message>>, RepositoryError>;
+
+    /// Up to `limit` messages, newest stored first, after `starting_after` (exclusive). `None`
+    /// when `starting_after` is not a message of this conversation.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        limit: usize,
+        starting_after: Option<MessageId>,
+    ) -> Result<Option<Vec<Message>>, RepositoryError>;
+
+    /// Replaces `before` with `after` if the stored version is still `before.version`.
+    ///
+    /// # Errors
+    /// `Conflict` when the message changed or is gone (nothing is written); `Unavailable`/`Other`.
+    async fn update_message(
+        &self,
+        app: &AppId,
+        before: &Versioned<Message>,
+        after: &Message,
+    ) -> Result<(), RepositoryError>;
+
+    /// Deletes the message; the conversation's last message becomes the newest one left.
+    /// `false` when there was no such message in this conversation.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn delete_message(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<bool, RepositoryError>;
+}
+
+/// Remembers where served pages ended, so that the next page of the same walk continues from
+/// the same snapshot and position.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CursorStore: Send + Sync + 'static {
+    /// Remembers that a page of list `list` of `app` ended with `last` at `cursor`.
+    async fn remember(&self, app: &AppId, list: &str, last: &ConversationId, cursor: Cursor);
+
+    /// What was remembered for a page of that list ending with `last`, if anything.
+    async fn recall(&self, app: &AppId, list: &str, last: &ConversationId) -> Option<Cursor>;
+}
+
+/// The sender of each record, for the `readUntil` rule.
+pub fn senders(records: &[MessageRecord]) -> impl Iterator<Item = (&UserId, i64)> {
+    records
+        .iter()
+        .filter_map(|r| r.message.sender.as_ref().map(|s| (s, r.message.created_at)))
 }
 
 /// Apps whose keys live in the database (the generated development app).

@@ -4,10 +4,14 @@ use std::sync::Arc;
 
 use crate::clock::Clock;
 use crate::conversation::{Conversation, ConversationPatch};
-use crate::error::{RepositoryError, ServiceError};
+use crate::error::{Invalid, InvalidCode, Problems, RepositoryError, ServiceError};
 use crate::ids::{AppId, ConversationId};
 use crate::limits::Limits;
-use crate::ports::ConversationRepository;
+use crate::listing::{ConversationQuery, Cursor, Position, Walk};
+use crate::message::{
+    Message, MessageId, MessagePatch, MessageRecord, NewMessage, IDEMPOTENCY_WINDOW_MS,
+};
+use crate::ports::{ConversationRepository, CursorStore, MessageRepository};
 
 /// How often a PUT re-reads and retries after losing a race to a concurrent writer. Every lost
 /// race means another writer committed, so the system as a whole always makes progress.
@@ -17,6 +21,7 @@ pub const MAX_WRITE_ATTEMPTS: usize = 100;
 #[derive(Clone)]
 pub struct ConversationService {
     repo: Arc<dyn ConversationRepository>,
+    cursors: Arc<dyn CursorStore>,
     clock: Arc<dyn Clock>,
     limits: Limits,
 }
@@ -32,11 +37,13 @@ impl std::fmt::Debug for ConversationService {
 impl ConversationService {
     pub fn new(
         repo: Arc<dyn ConversationRepository>,
+        cursors: Arc<dyn CursorStore>,
         clock: Arc<dyn Clock>,
         limits: Limits,
     ) -> Self {
         Self {
             repo,
+            cursors,
             clock,
             limits,
         }
@@ -77,14 +84,15 @@ impl ConversationService {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let outcome = match self.repo.find(app, id).await? {
                 None => {
-                    let mut created = Conversation::new(id.clone(), self.clock.now_ms());
-                    created.apply(patch);
+                    let now = self.clock.now_ms();
+                    let mut created = Conversation::new(id.clone(), now);
+                    created.apply(patch, now);
                     self.limits.check_conversation(&created)?;
                     self.repo.insert(app, &created).await
                 }
                 Some(current) => {
                     let mut next = current.value.clone();
-                    next.apply(patch);
+                    next.apply(patch, self.clock.now_ms());
                     if next == current.value {
                         return Ok(());
                     }
@@ -112,6 +120,277 @@ impl ConversationService {
             Err(ServiceError::NotFound("conversation"))
         }
     }
+
+    /// One page of the app's conversations. A walk with `startingAfter` continues from the
+    /// snapshot and position where the page ending with that conversation was served, so
+    /// conversations receiving messages meanwhile are neither repeated nor skipped.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] naming `startingAfter` when it is no conversation of this list;
+    /// the repository's error.
+    pub async fn list(
+        &self,
+        app: &AppId,
+        query: &ConversationQuery,
+    ) -> Result<Vec<Conversation>, ServiceError> {
+        let list = query.list_key();
+        let walk = match &query.starting_after {
+            None => Walk {
+                snapshot: self.repo.snapshot().await?,
+                after: None,
+            },
+            Some(id) => {
+                let unknown = || {
+                    Invalid::field(
+                        InvalidCode::InvalidField,
+                        "startingAfter",
+                        format!("`{id}` is not a conversation of this list"),
+                    )
+                };
+                let standing = self.repo.standing(app, id).await?.ok_or_else(unknown)?;
+                match self.cursors.recall(app, &list, id).await {
+                    Some(cursor) => Walk {
+                        snapshot: cursor.snapshot,
+                        after: Some(Position {
+                            key: cursor.key,
+                            id: id.clone(),
+                        }),
+                    },
+                    None => {
+                        if !query.matches(standing.last_message_at) {
+                            return Err(unknown().into());
+                        }
+                        Walk {
+                            snapshot: self.repo.snapshot().await?,
+                            after: Some(Position {
+                                key: query.sort_key(standing.created_at, standing.last_message_at),
+                                id: id.clone(),
+                            }),
+                        }
+                    }
+                }
+            }
+        };
+        let page = self.repo.list(app, query, &walk).await?;
+        if let Some((last, key)) = page.last() {
+            let cursor = Cursor {
+                key: *key,
+                snapshot: walk.snapshot,
+            };
+            self.cursors.remember(app, &list, &last.id, cursor).await;
+        }
+        Ok(page.into_iter().map(|(c, _)| c).collect())
+    }
+}
+
+/// Sends, reads, edits and deletes messages.
+#[derive(Clone)]
+pub struct MessageService {
+    conversations: Arc<dyn ConversationRepository>,
+    messages: Arc<dyn MessageRepository>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for MessageService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MessageService").finish_non_exhaustive()
+    }
+}
+
+impl MessageService {
+    pub fn new(
+        conversations: Arc<dyn ConversationRepository>,
+        messages: Arc<dyn MessageRepository>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            conversations,
+            messages,
+            clock,
+            limits,
+        }
+    }
+
+    async fn conversation(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+    ) -> Result<Conversation, ServiceError> {
+        match self.conversations.find(app, id).await? {
+            Some(found) => Ok(found.value),
+            None => Err(ServiceError::NotFound("conversation")),
+        }
+    }
+
+    /// Sends 1 to `messages_per_request` messages, all or nothing, and answers their IDs in
+    /// input order. An item whose idempotency key was used in this conversation within 24 hours
+    /// answers the first call's ID and stores nothing.
+    ///
+    /// # Errors
+    /// `NotFound("conversation")`; [`ServiceError::Invalid`] with reasons keyed by item index;
+    /// `Busy`; the repository's error.
+    pub async fn send(
+        &self,
+        app: &AppId,
+        conversation_id: &ConversationId,
+        items: Vec<NewMessage>,
+    ) -> Result<Vec<MessageId>, ServiceError> {
+        let conversation = self.conversation(app, conversation_id).await?;
+        self.limits.check_send(&conversation, &items)?;
+        let mut problems = Problems::default();
+        for (i, item) in items.iter().enumerate() {
+            if let Some(referenced) = &item.referenced_message_id {
+                if self
+                    .messages
+                    .find_message(app, conversation_id, referenced)
+                    .await?
+                    .is_none()
+                {
+                    problems.invalid(
+                        format!("[{i}].referencedMessageId"),
+                        format!("`{referenced}` is no message of this conversation"),
+                    );
+                }
+            }
+        }
+        problems.finish()?;
+        let now = self.clock.now_ms();
+        let records: Vec<MessageRecord> = items
+            .into_iter()
+            .map(|item| MessageRecord {
+                message: Message {
+                    id: MessageId::generate(),
+                    conversation_id: conversation_id.clone(),
+                    kind: item.kind,
+                    sender: item.sender,
+                    text: item.text,
+                    custom: item.custom,
+                    created_at: now,
+                    edited_at: None,
+                    referenced_message_id: item.referenced_message_id,
+                },
+                idempotency_key: item.idempotency_key,
+            })
+            .collect();
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            match self
+                .messages
+                .insert_messages(app, conversation_id, &records, now - IDEMPOTENCY_WINDOW_MS)
+                .await
+            {
+                Ok(Some(ids)) => return Ok(ids),
+                Ok(None) => return Err(ServiceError::NotFound("conversation")),
+                Err(RepositoryError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// A page of messages, newest first, with the conversation they belong to (for `readBy`).
+    ///
+    /// # Errors
+    /// `NotFound("conversation")`; [`ServiceError::Invalid`] naming `startingAfter` when it is
+    /// no message of this conversation; the repository's error.
+    pub async fn list(
+        &self,
+        app: &AppId,
+        conversation_id: &ConversationId,
+        limit: usize,
+        starting_after: Option<MessageId>,
+    ) -> Result<(Conversation, Vec<Message>), ServiceError> {
+        let conversation = self.conversation(app, conversation_id).await?;
+        let shown = starting_after.as_ref().map(ToString::to_string);
+        match self
+            .messages
+            .list_messages(app, conversation_id, limit, starting_after)
+            .await?
+        {
+            Some(messages) => Ok((conversation, messages)),
+            None => Err(Invalid::field(
+                InvalidCode::InvalidField,
+                "startingAfter",
+                format!(
+                    "`{}` is no message of this conversation",
+                    shown.unwrap_or_default()
+                ),
+            )
+            .into()),
+        }
+    }
+
+    /// One message with its conversation.
+    ///
+    /// # Errors
+    /// `NotFound("conversation")` or `NotFound("message")`; the repository's error.
+    pub async fn get(
+        &self,
+        app: &AppId,
+        conversation_id: &ConversationId,
+        id: &MessageId,
+    ) -> Result<(Conversation, Message), ServiceError> {
+        let conversation = self.conversation(app, conversation_id).await?;
+        match self.messages.find_message(app, conversation_id, id).await? {
+            Some(found) => Ok((conversation, found.value)),
+            None => Err(ServiceError::NotFound("message")),
+        }
+    }
+
+    /// Edits a message: `text` replaces, `custom` merges, `editedAt` is set. Concurrent edits
+    /// all take effect.
+    ///
+    /// # Errors
+    /// `NotFound`; [`ServiceError::Invalid`]; `Busy`; the repository's error.
+    pub async fn edit(
+        &self,
+        app: &AppId,
+        conversation_id: &ConversationId,
+        id: &MessageId,
+        patch: &MessagePatch,
+    ) -> Result<(), ServiceError> {
+        self.limits.check_message_patch(patch)?;
+        self.conversation(app, conversation_id).await?;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self
+                .messages
+                .find_message(app, conversation_id, id)
+                .await?
+                .ok_or(ServiceError::NotFound("message"))?;
+            let mut next = current.value.clone();
+            next.apply(patch, self.clock.now_ms());
+            self.limits.check_message(&next)?;
+            match self.messages.update_message(app, &current, &next).await {
+                Ok(()) => return Ok(()),
+                Err(RepositoryError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// Deletes a message.
+    ///
+    /// # Errors
+    /// `NotFound`; the repository's error.
+    pub async fn delete(
+        &self,
+        app: &AppId,
+        conversation_id: &ConversationId,
+        id: &MessageId,
+    ) -> Result<(), ServiceError> {
+        self.conversation(app, conversation_id).await?;
+        if self
+            .messages
+            .delete_message(app, conversation_id, id)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ServiceError::NotFound("message"))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -120,7 +399,7 @@ mod tests {
     use crate::conversation::{CustomPatch, Field, Participant};
     use crate::error::InvalidCode;
     use crate::ids::UserId;
-    use crate::ports::{MockConversationRepository, Versioned};
+    use crate::ports::{MockConversationRepository, MockCursorStore, Versioned};
     use mockall::predicate::always;
     use mockall::Sequence;
     use std::collections::BTreeMap;
@@ -143,13 +422,18 @@ mod tests {
     }
 
     fn service(repo: MockConversationRepository) -> ConversationService {
-        ConversationService::new(Arc::new(repo), Arc::new(FixedClock(42)), Limits::default())
+        ConversationService::new(
+            Arc::new(repo),
+            Arc::new(MockCursorStore::new()),
+            Arc::new(FixedClock(42)),
+            Limits::default(),
+        )
     }
 
     fn stored(version: i64, users: &[&str]) -> Versioned<Conversation> {
         let mut c = Conversation::new(cid(), 7);
         for u in users {
-            c.participants.insert(uid(u), Participant::default());
+            c.participants.insert(uid(u), Participant::joined(0));
         }
         Versioned { value: c, version }
     }
@@ -351,5 +635,238 @@ mod tests {
             svc.delete(&app(), &cid()).await,
             Err(ServiceError::NotFound("conversation"))
         ));
+    }
+
+    mod listing {
+        use super::*;
+        use crate::listing::Standing;
+        use crate::ports::MockCursorStore;
+
+        fn listing_service(
+            repo: MockConversationRepository,
+            cursors: MockCursorStore,
+        ) -> ConversationService {
+            ConversationService::new(
+                Arc::new(repo),
+                Arc::new(cursors),
+                Arc::new(FixedClock(42)),
+                Limits::default(),
+            )
+        }
+
+        fn query_after(id: &str) -> ConversationQuery {
+            ConversationQuery {
+                starting_after: Some(ConversationId::new(id).unwrap()),
+                ..Default::default()
+            }
+        }
+
+        #[tokio::test]
+        async fn a_first_page_starts_a_walk_at_the_current_snapshot_and_remembers_its_end() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_snapshot().times(1).returning(|| Ok(77));
+            repo.expect_list()
+                .withf(|_, _, walk| walk.snapshot == 77 && walk.after.is_none())
+                .returning(|_, _, _| Ok(vec![(stored(1, &[]).value, 500)]));
+            let mut cursors = MockCursorStore::new();
+            cursors
+                .expect_remember()
+                .withf(|_, _, last, cursor| {
+                    last.as_str() == "c1"
+                        && *cursor
+                            == Cursor {
+                                key: 500,
+                                snapshot: 77,
+                            }
+                })
+                .times(1)
+                .return_const(());
+            let page = listing_service(repo, cursors)
+                .list(&app(), &ConversationQuery::default())
+                .await
+                .unwrap();
+            assert_eq!(page.len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_remembered_cursor_continues_its_walk_at_its_snapshot_and_position() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_standing().returning(|_, _| {
+                Ok(Some(Standing {
+                    created_at: 1,
+                    last_message_at: Some(999),
+                }))
+            });
+            repo.expect_snapshot().times(0);
+            repo.expect_list()
+                .withf(|_, _, walk| {
+                    walk.snapshot == 5 && walk.after.as_ref().is_some_and(|p| p.key == 300)
+                })
+                .times(1)
+                .returning(|_, _, _| Ok(vec![]));
+            let mut cursors = MockCursorStore::new();
+            cursors.expect_recall().returning(|_, _, _| {
+                Some(Cursor {
+                    key: 300,
+                    snapshot: 5,
+                })
+            });
+            listing_service(repo, cursors)
+                .list(&app(), &query_after("c1"))
+                .await
+                .unwrap();
+        }
+
+        #[tokio::test]
+        async fn an_unknown_starting_after_is_refused_by_name() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_standing().returning(|_, _| Ok(None));
+            repo.expect_list().times(0);
+            let err = listing_service(repo, MockCursorStore::new())
+                .list(&app(), &query_after("gone"))
+                .await
+                .unwrap_err();
+            match err {
+                ServiceError::Invalid(i) => assert!(i.reasons.contains_key("startingAfter")),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        #[tokio::test]
+        async fn a_starting_after_outside_the_filtered_list_is_refused() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_standing().returning(|_, _| {
+                Ok(Some(Standing {
+                    created_at: 1,
+                    last_message_at: None,
+                }))
+            });
+            repo.expect_list().times(0);
+            let mut cursors = MockCursorStore::new();
+            cursors.expect_recall().returning(|_, _, _| None);
+            let query = ConversationQuery {
+                last_message_after: Some(0),
+                ..query_after("c1")
+            };
+            let err = listing_service(repo, cursors)
+                .list(&app(), &query)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, ServiceError::Invalid(_)), "{err:?}");
+        }
+    }
+
+    mod messages {
+        use super::*;
+        use crate::message::{MessageKind, NewMessage};
+        use crate::ports::MockMessageRepository;
+
+        fn message_service(
+            repo: MockConversationRepository,
+            messages: MockMessageRepository,
+        ) -> MessageService {
+            MessageService::new(
+                Arc::new(repo),
+                Arc::new(messages),
+                Arc::new(FixedClock(1_000)),
+                Limits::default(),
+            )
+        }
+
+        fn from(sender: &str) -> NewMessage {
+            NewMessage {
+                kind: MessageKind::User,
+                sender: Some(uid(sender)),
+                text: "hello".into(),
+                custom: BTreeMap::new(),
+                referenced_message_id: None,
+                idempotency_key: Some("k".into()),
+            }
+        }
+
+        #[tokio::test]
+        async fn sending_to_a_missing_conversation_is_not_found_and_stores_nothing() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_find().returning(|_, _| Ok(None));
+            let mut messages = MockMessageRepository::new();
+            messages.expect_insert_messages().times(0);
+            let err = message_service(repo, messages)
+                .send(&app(), &cid(), vec![from("u1")])
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(err, ServiceError::NotFound("conversation")),
+                "{err:?}"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_send_stores_records_with_the_clock_time_and_a_24_hour_idempotency_window() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_find()
+                .returning(|_, _| Ok(Some(stored(1, &["u1"]))));
+            let mut messages = MockMessageRepository::new();
+            messages
+                .expect_insert_messages()
+                .withf(|_, _, records, since| {
+                    records.len() == 1
+                        && records[0].message.created_at == 1_000
+                        && records[0].message.id.as_str().starts_with("msg_")
+                        && records[0].idempotency_key.as_deref() == Some("k")
+                        && *since == 1_000 - 24 * 60 * 60 * 1000
+                })
+                .times(1)
+                .returning(|_, _, records, _| Ok(Some(vec![records[0].message.id.clone()])));
+            let ids = message_service(repo, messages)
+                .send(&app(), &cid(), vec![from("u1")])
+                .await
+                .unwrap();
+            assert_eq!(ids.len(), 1);
+        }
+
+        #[tokio::test]
+        async fn a_send_that_loses_a_race_is_retried() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_find()
+                .returning(|_, _| Ok(Some(stored(1, &["u1"]))));
+            let mut messages = MockMessageRepository::new();
+            let mut seq = Sequence::new();
+            messages
+                .expect_insert_messages()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|_, _, _, _| Err(RepositoryError::Conflict));
+            messages
+                .expect_insert_messages()
+                .times(1)
+                .in_sequence(&mut seq)
+                .returning(|_, _, records, _| Ok(Some(vec![records[0].message.id.clone()])));
+            message_service(repo, messages)
+                .send(&app(), &cid(), vec![from("u1")])
+                .await
+                .unwrap();
+        }
+
+        #[tokio::test]
+        async fn a_reference_to_a_message_elsewhere_is_refused_by_index() {
+            let mut repo = MockConversationRepository::new();
+            repo.expect_find()
+                .returning(|_, _| Ok(Some(stored(1, &["u1"]))));
+            let mut messages = MockMessageRepository::new();
+            messages.expect_find_message().returning(|_, _, _| Ok(None));
+            messages.expect_insert_messages().times(0);
+            let mut item = from("u1");
+            item.referenced_message_id = Some(MessageId::new("msg_elsewhere").unwrap());
+            let err = message_service(repo, messages)
+                .send(&app(), &cid(), vec![from("u1"), item])
+                .await
+                .unwrap_err();
+            match err {
+                ServiceError::Invalid(i) => {
+                    assert!(i.reasons.contains_key("[1].referencedMessageId"), "{i:?}")
+                }
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }

@@ -4,8 +4,11 @@
 use std::collections::BTreeMap;
 
 use parley_domain::error::Problems;
+use parley_domain::listing::MAX_LIMIT;
 use parley_domain::{
-    Conversation, ConversationId, ConversationPatch, CustomPatch, Field, Invalid, Notify, UserId,
+    Conversation, ConversationId, ConversationPatch, ConversationQuery, CustomPatch, Direction,
+    Field, Invalid, Message, MessageId, MessageKind, MessagePatch, NewMessage, Notify, OrderBy,
+    UserId,
 };
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -166,7 +169,7 @@ pub struct ConversationView<'a> {
     welcome_messages: Option<&'a [String]>,
     custom: &'a BTreeMap<String, String>,
     participants: BTreeMap<&'a str, ParticipantView>,
-    last_message: Option<()>,
+    last_message: Option<MessageView<'a>>,
     created_at: i64,
 }
 
@@ -188,16 +191,314 @@ impl<'a> From<&'a Conversation> for ConversationView<'a> {
                         ParticipantView {
                             access: p.access.as_str(),
                             notify: NotifyView(p.notify),
-                            // No messages exist yet, so nothing can be unread.
-                            is_unread: false,
+                            is_unread: c.is_unread(user, p),
                         },
                     )
                 })
                 .collect(),
-            last_message: None,
+            last_message: c.last_message.as_ref().map(|m| MessageView::new(m, c)),
             created_at: c.created_at,
         }
     }
+}
+
+/// The Message object.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageView<'a> {
+    id: &'a str,
+    conversation_id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    sender_id: Option<&'a str>,
+    text: &'a str,
+    custom: &'a BTreeMap<String, String>,
+    created_at: i64,
+    edited_at: Option<i64>,
+    read_by: Vec<&'a str>,
+    origin: &'static str,
+    referenced_message_id: Option<&'a str>,
+    attachment: Option<()>,
+    location: Option<()>,
+}
+
+impl<'a> MessageView<'a> {
+    pub fn new(m: &'a Message, conversation: &'a Conversation) -> Self {
+        Self {
+            id: m.id.as_str(),
+            conversation_id: m.conversation_id.as_str(),
+            kind: m.kind.as_str(),
+            sender_id: m.sender.as_ref().map(UserId::as_str),
+            text: &m.text,
+            custom: &m.custom,
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            read_by: conversation
+                .read_by(m)
+                .into_iter()
+                .map(UserId::as_str)
+                .collect(),
+            origin: "rest",
+            referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
+            attachment: None,
+            location: None,
+        }
+    }
+}
+
+/// `{"data": [...]}`
+#[derive(Serialize)]
+pub struct Data<T> {
+    pub data: Vec<T>,
+}
+
+/// `[{"id": "msg_..."}, ...]`
+#[derive(Serialize)]
+pub struct Created<'a> {
+    pub id: &'a str,
+}
+
+fn required_string(problems: &mut Problems, path: &str, value: Option<Value>) -> Option<String> {
+    match value {
+        Some(Value::String(s)) => Some(s),
+        Some(_) => {
+            problems.invalid(path, "must be a string");
+            None
+        }
+        None => {
+            problems.invalid(path, "is required");
+            None
+        }
+    }
+}
+
+/// `custom` of a new message: an object of strings.
+fn string_map(problems: &mut Problems, path: &str, value: Value) -> BTreeMap<String, String> {
+    let Value::Object(map) = value else {
+        problems.invalid(path, "must be an object of strings");
+        return BTreeMap::new();
+    };
+    let mut out = BTreeMap::new();
+    for (key, value) in map {
+        match value {
+            Value::String(s) => {
+                out.insert(key, s);
+            }
+            _ => problems.invalid(format!("{path}.{key}"), "must be a string"),
+        }
+    }
+    out
+}
+
+fn new_message(problems: &mut Problems, i: usize, item: Value) -> Option<NewMessage> {
+    let Value::Object(mut map) = item else {
+        problems.invalid(format!("[{i}]"), "must be a message object");
+        return None;
+    };
+    let text = required_string(problems, &format!("[{i}].text"), map.remove("text"));
+    let kind = match required_string(problems, &format!("[{i}].type"), map.remove("type")) {
+        Some(raw) => match MessageKind::parse(&raw) {
+            Some(kind) => Some(kind),
+            None => {
+                problems.invalid(
+                    format!("[{i}].type"),
+                    "must be \"UserMessage\" or \"SystemMessage\"",
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let sender = match map.remove("sender") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => match UserId::new(raw) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problems.invalid(format!("[{i}].sender"), e.to_string());
+                None
+            }
+        },
+        Some(_) => {
+            problems.invalid(format!("[{i}].sender"), "must be a user ID");
+            None
+        }
+    };
+    let custom = match map.remove("custom") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(value) => string_map(problems, &format!("[{i}].custom"), value),
+    };
+    let referenced_message_id = match map.remove("referencedMessageId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(raw)) => match MessageId::new(raw) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problems.invalid(format!("[{i}].referencedMessageId"), e.to_string());
+                None
+            }
+        },
+        Some(_) => {
+            problems.invalid(format!("[{i}].referencedMessageId"), "must be a message ID");
+            None
+        }
+    };
+    let idempotency_key = match map.remove("idempotencyKey") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(key)) if !key.is_empty() && key.len() <= 255 => Some(key),
+        Some(_) => {
+            problems.invalid(
+                format!("[{i}].idempotencyKey"),
+                "must be a string of 1 to 255 bytes",
+            );
+            None
+        }
+    };
+    for name in map.keys() {
+        problems.unknown(format!("[{i}].{name}"));
+    }
+    Some(NewMessage {
+        kind: kind?,
+        sender,
+        text: text?,
+        custom,
+        referenced_message_id,
+        idempotency_key,
+    })
+}
+
+/// The body of POST `/messages`: an array of messages.
+///
+/// # Errors
+/// [`Invalid`] with reasons keyed by item index.
+pub fn new_messages(body: Value) -> Result<Vec<NewMessage>, Invalid> {
+    let mut problems = Problems::default();
+    let Value::Array(items) = body else {
+        problems.invalid("(body)", "must be an array of messages");
+        problems.finish()?;
+        return Ok(Vec::new());
+    };
+    let parsed: Vec<Option<NewMessage>> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| new_message(&mut problems, i, item))
+        .collect();
+    problems.finish()?;
+    Ok(parsed.into_iter().flatten().collect())
+}
+
+/// The body of PUT `/messages/{id}`: `{"text"?, "custom"?}`.
+///
+/// # Errors
+/// [`Invalid`] naming every bad or unknown field.
+pub fn message_patch(body: Value) -> Result<MessagePatch, Invalid> {
+    let mut problems = Problems::default();
+    let mut patch = MessagePatch::default();
+    for (name, value) in as_object(body)? {
+        match name.as_str() {
+            "text" => match value {
+                Value::String(s) => patch.text = Some(s),
+                _ => problems.invalid("text", "must be a string"),
+            },
+            "custom" => patch.custom = custom_patch(&mut problems, value),
+            other => problems.unknown(other),
+        }
+    }
+    problems.finish()?;
+    Ok(patch)
+}
+
+/// Query parameters as pairs; a query string that cannot be decoded is a 400.
+///
+/// # Errors
+/// [`Invalid`] for an undecodable query string.
+pub fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, Invalid> {
+    serde_urlencoded::from_str(raw).map_err(|e| {
+        let mut problems = Problems::default();
+        problems.invalid("(query)", e.to_string());
+        problems.finish().unwrap_err()
+    })
+}
+
+fn parse_limit(problems: &mut Problems, raw: &str) -> Option<usize> {
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
+        _ => {
+            problems.invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}"));
+            None
+        }
+    }
+}
+
+fn parse_millis(problems: &mut Problems, name: &str, raw: &str) -> Option<i64> {
+    match raw.parse::<i64>() {
+        Ok(ms) => Some(ms),
+        Err(_) => {
+            problems.invalid(
+                name,
+                "must be a Unix timestamp in milliseconds (an integer)",
+            );
+            None
+        }
+    }
+}
+
+/// `GET /conversations?limit&startingAfter&lastMessageBefore&lastMessageAfter&orderBy&orderDirection`.
+/// Unknown parameters are ignored, like TalkJS does.
+///
+/// # Errors
+/// [`Invalid`] naming every bad parameter.
+pub fn conversation_query(pairs: Vec<(String, String)>) -> Result<ConversationQuery, Invalid> {
+    let mut problems = Problems::default();
+    let mut query = ConversationQuery::default();
+    for (name, value) in pairs {
+        match name.as_str() {
+            "limit" => query.limit = parse_limit(&mut problems, &value).unwrap_or(query.limit),
+            "startingAfter" => match ConversationId::new(value) {
+                Ok(id) => query.starting_after = Some(id),
+                Err(e) => problems.invalid("startingAfter", e.to_string()),
+            },
+            "lastMessageBefore" => {
+                query.last_message_before = parse_millis(&mut problems, "lastMessageBefore", &value)
+            }
+            "lastMessageAfter" => {
+                query.last_message_after = parse_millis(&mut problems, "lastMessageAfter", &value)
+            }
+            "orderBy" => match value.to_ascii_lowercase().as_str() {
+                "lastactivity" => query.order_by = OrderBy::LastActivity,
+                "createdat" => query.order_by = OrderBy::CreatedAt,
+                _ => problems.invalid("orderBy", "must be lastActivity or createdAt"),
+            },
+            "orderDirection" => match value.to_ascii_uppercase().as_str() {
+                "DESC" => query.direction = Direction::Desc,
+                "ASC" => query.direction = Direction::Asc,
+                _ => problems.invalid("orderDirection", "must be DESC or ASC"),
+            },
+            _ => {}
+        }
+    }
+    problems.finish()?;
+    Ok(query)
+}
+
+/// `GET /messages?limit&startingAfter`.
+///
+/// # Errors
+/// [`Invalid`] naming every bad parameter.
+pub fn message_query(pairs: Vec<(String, String)>) -> Result<(usize, Option<MessageId>), Invalid> {
+    let mut problems = Problems::default();
+    let mut limit = parley_domain::listing::DEFAULT_LIMIT;
+    let mut after = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "limit" => limit = parse_limit(&mut problems, &value).unwrap_or(limit),
+            "startingAfter" => match MessageId::new(value) {
+                Ok(id) => after = Some(id),
+                Err(e) => problems.invalid("startingAfter", e.to_string()),
+            },
+            _ => {}
+        }
+    }
+    problems.finish()?;
+    Ok((limit, after))
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! `order%2F1` is the ID `order/1`.
 
 use actix_web::HttpRequest;
-use parley_domain::{ConversationId, IdError, Invalid, InvalidCode};
+use parley_domain::{ConversationId, IdError, Invalid, InvalidCode, MessageId};
 use percent_encoding::percent_decode_str;
 
 /// The raw (still encoded) `index`-th segment of the request path, counting from 0 after the
@@ -44,4 +44,13 @@ pub fn app_segment(req: &HttpRequest) -> String {
 pub fn conversation_id(req: &HttpRequest) -> Result<ConversationId, Invalid> {
     let raw = decoded_segment(req, 3, "conversationId")?;
     ConversationId::new(raw).map_err(|e| id_problem("conversationId", &e))
+}
+
+/// `/v1/{appId}/conversations/{conversationId}/messages/{messageId}`
+///
+/// # Errors
+/// [`Invalid`] when the segment is not a valid ID.
+pub fn message_id(req: &HttpRequest) -> Result<MessageId, Invalid> {
+    let raw = decoded_segment(req, 5, "messageId")?;
+    MessageId::new(raw).map_err(|e| id_problem("messageId", &e))
 }

@@ -4,9 +4,12 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::body::read_json;
-use crate::dto::{conversation_patch, ConversationView};
+use crate::dto::{
+    conversation_patch, conversation_query, message_patch, message_query, new_messages,
+    query_pairs, ConversationView, Created, Data, MessageView,
+};
 use crate::error::ApiError;
-use crate::path::conversation_id;
+use crate::path::{conversation_id, message_id};
 use crate::state::AppState;
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -14,10 +17,28 @@ type Answer = Result<HttpResponse, ApiError>;
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        web::resource("/v1/{app_id}/conversations")
+            .route(web::get().to(list_conversations))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/v1/{app_id}/conversations/{conversation_id}")
             .route(web::get().to(get_conversation))
             .route(web::put().to(put_conversation))
             .route(web::delete().to(delete_conversation))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/{app_id}/conversations/{conversation_id}/messages")
+            .route(web::get().to(list_messages))
+            .route(web::post().to(send_messages))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/{app_id}/conversations/{conversation_id}/messages/{message_id}")
+            .route(web::get().to(get_message))
+            .route(web::put().to(edit_message))
+            .route(web::delete().to(delete_message))
             .default_service(web::to(method_not_allowed)),
     );
 }
@@ -44,6 +65,15 @@ async fn method_not_allowed(req: HttpRequest) -> Answer {
     Err(ApiError::MethodNotAllowed(req.method().to_string()))
 }
 
+async fn list_conversations(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let query = conversation_query(query_pairs(req.query_string())?)?;
+    let page = state.conversations.list(&app, &query).await?;
+    Ok(ok(&Data {
+        data: page.iter().map(ConversationView::from).collect(),
+    }))
+}
+
 async fn get_conversation(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let id = conversation_id(&req)?;
@@ -68,5 +98,62 @@ async fn delete_conversation(req: HttpRequest, state: web::Data<AppState>) -> An
     let app = state.admit(&req)?;
     let id = conversation_id(&req)?;
     state.conversations.delete(&app, &id).await?;
+    Ok(ok_empty())
+}
+
+async fn list_messages(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let (limit, after) = message_query(query_pairs(req.query_string())?)?;
+    let (conversation, messages) = state.messages.list(&app, &id, limit, after).await?;
+    Ok(ok(&Data {
+        data: messages
+            .iter()
+            .map(|m| MessageView::new(m, &conversation))
+            .collect(),
+    }))
+}
+
+async fn send_messages(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let body = read_json(&req, payload, state.body_limit()).await?;
+    let items = new_messages(body)?;
+    let ids = state.messages.send(&app, &id, items).await?;
+    let created: Vec<Created> = ids.iter().map(|id| Created { id: id.as_str() }).collect();
+    Ok(ok(&created))
+}
+
+async fn get_message(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let message = message_id(&req)?;
+    let (conversation, message) = state.messages.get(&app, &id, &message).await?;
+    Ok(ok(&MessageView::new(&message, &conversation)))
+}
+
+async fn edit_message(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let message = message_id(&req)?;
+    let body = read_json(&req, payload, state.body_limit()).await?;
+    let patch = message_patch(body)?;
+    state.messages.edit(&app, &id, &message, &patch).await?;
+    Ok(ok_empty())
+}
+
+async fn delete_message(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let message = message_id(&req)?;
+    state.messages.delete(&app, &id, &message).await?;
     Ok(ok_empty())
 }

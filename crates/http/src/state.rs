@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
-use parley_domain::{AppId, ConversationService};
+use parley_domain::{AppId, ConversationService, MessageService};
 
 use crate::auth::Authenticator;
 use crate::error::ApiError;
@@ -13,6 +13,7 @@ use crate::rate::RateLimit;
 #[derive(Debug)]
 pub struct AppState {
     pub conversations: ConversationService,
+    pub messages: MessageService,
     pub auth: Authenticator,
     pub rate_limit: Option<RateLimit>,
 }
@@ -20,11 +21,13 @@ pub struct AppState {
 impl AppState {
     pub fn new(
         conversations: ConversationService,
+        messages: MessageService,
         auth: Authenticator,
         rate_limit: Option<RateLimit>,
     ) -> Self {
         Self {
             conversations,
+            messages,
             auth,
             rate_limit,
         }

@@ -10,12 +10,12 @@ use std::time::Duration;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use parley_domain::{
-    AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, SecretKey,
-    SystemClock,
+    AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, MessageRepository,
+    MessageService, SecretKey, SystemClock,
 };
 use parley_http::{AppState, Authenticator, RateLimit};
 use parley_store_diesel::{DieselStore, SqliteOptions};
-use parley_store_memory::MemoryStore;
+use parley_store_memory::{MemoryCursorStore, MemoryStore};
 
 pub use settings::{Settings, Storage};
 
@@ -32,6 +32,7 @@ pub struct Running {
 
 struct Ports {
     conversations: Arc<dyn ConversationRepository>,
+    messages: Arc<dyn MessageRepository>,
     apps: Arc<dyn AppRepository>,
 }
 
@@ -41,6 +42,7 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
             let store = Arc::new(MemoryStore::new());
             Ok(Ports {
                 conversations: store.clone(),
+                messages: store.clone(),
                 apps: store,
             })
         }
@@ -58,6 +60,7 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
             let store = Arc::new(store);
             Ok(Ports {
                 conversations: store.clone(),
+                messages: store.clone(),
                 apps: store,
             })
         }
@@ -95,13 +98,22 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let storage = settings.storage()?.describe();
     let ports = open_storage(&settings).await?;
     let (keys, dev_app) = app_keys(&settings, ports.apps.as_ref()).await?;
+    let clock = Arc::new(SystemClock);
     let conversations = ConversationService::new(
+        ports.conversations.clone(),
+        Arc::new(MemoryCursorStore::default()),
+        clock.clone(),
+        settings.limits(),
+    );
+    let messages = MessageService::new(
         ports.conversations,
-        Arc::new(SystemClock),
+        ports.messages,
+        clock,
         settings.limits(),
     );
     let state = web::Data::new(AppState::new(
         conversations,
+        messages,
         Authenticator::new(keys),
         RateLimit::new(
             settings.rate_limit.requests_per_second,

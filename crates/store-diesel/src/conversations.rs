@@ -1,40 +1,107 @@
 //! `ConversationRepository` on diesel: one row per conversation, one per participant, and
 //! optimistic concurrency on the conversation's `version`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use parley_domain::{
-    AppId, Conversation, ConversationId, ConversationRepository, RepositoryError, Versioned,
+    AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository, Direction,
+    OrderBy, Position, RepositoryError, Standing, Versioned, Walk,
 };
 
 use crate::error::DbError;
-use crate::models::{encode_custom, encode_welcome, ConversationRow, ParticipantRow};
-use crate::schema::{conversations, participants};
+use crate::models::{encode_custom, encode_welcome, ConversationRow, MessageRow, ParticipantRow};
+use crate::schema::{conversations, idempotency_keys, messages, participants};
 use crate::{DbConnection, DieselStore};
 
-fn load(
+type Loaded = (ConversationRow, Option<MessageRow>);
+
+/// Puts conversation rows, their last messages and their participants together.
+fn assemble(
+    rows: Vec<Loaded>,
+    parts: Vec<ParticipantRow>,
+) -> Result<HashMap<String, Versioned<Conversation>>, DbError> {
+    let mut by_conversation: HashMap<String, Vec<ParticipantRow>> = HashMap::new();
+    for p in parts {
+        by_conversation
+            .entry(p.conversation_id.clone())
+            .or_default()
+            .push(p);
+    }
+    let mut out = HashMap::with_capacity(rows.len());
+    for (row, last) in rows {
+        let version = row.version;
+        let key = row.id.clone();
+        let parts = by_conversation.remove(&key).unwrap_or_default();
+        out.insert(
+            key,
+            Versioned {
+                value: row.into_domain(parts, last)?,
+                version,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// Conversations joined with their last message (if any).
+macro_rules! with_last_message {
+    () => {
+        conversations::table.left_join(
+            messages::table.on(messages::seq.nullable().eq(conversations::last_message_seq)),
+        )
+    };
+}
+
+fn load_one(
     conn: &mut DbConnection,
     app: &str,
     id: &str,
 ) -> Result<Option<Versioned<Conversation>>, DbError> {
-    let Some(row) = conversations::table
-        .find((app, id))
-        .select(ConversationRow::as_select())
-        .first(conn)
-        .optional()?
-    else {
+    let rows: Vec<Loaded> = with_last_message!()
+        .filter(conversations::app_id.eq(app))
+        .filter(conversations::id.eq(id))
+        .select((
+            ConversationRow::as_select(),
+            Option::<MessageRow>::as_select(),
+        ))
+        .load(conn)?;
+    if rows.is_empty() {
         return Ok(None);
-    };
+    }
     let parts = participants::table
         .filter(participants::app_id.eq(app))
         .filter(participants::conversation_id.eq(id))
         .select(ParticipantRow::as_select())
         .load(conn)?;
-    let version = row.version;
-    Ok(Some(Versioned {
-        value: row.into_domain(parts)?,
-        version,
-    }))
+    Ok(assemble(rows, parts)?.remove(id))
+}
+
+/// The conversations with these IDs, in two queries whatever their number.
+fn load_many(
+    conn: &mut DbConnection,
+    app: &str,
+    ids: &[String],
+) -> Result<HashMap<String, Versioned<Conversation>>, DbError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows: Vec<Loaded> = with_last_message!()
+        .filter(conversations::app_id.eq(app))
+        .filter(conversations::id.eq_any(ids))
+        .select((
+            ConversationRow::as_select(),
+            Option::<MessageRow>::as_select(),
+        ))
+        .load(conn)?;
+    let parts = participants::table
+        .filter(participants::app_id.eq(app))
+        .filter(participants::conversation_id.eq_any(ids))
+        .select(ParticipantRow::as_select())
+        .load(conn)?;
+    assemble(rows, parts)
 }
 
 fn insert_participants(
@@ -57,6 +124,125 @@ fn insert_participants(
     Ok(())
 }
 
+#[derive(QueryableByName)]
+struct Ranked {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    sort_key: i64,
+}
+
+#[derive(QueryableByName)]
+struct Moved {
+    #[diesel(sql_type = Text)]
+    id: String,
+    #[diesel(sql_type = BigInt)]
+    created_at: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    as_of: Option<i64>,
+}
+
+/// The IDs and sort keys of one page, placed as of `walk.snapshot`.
+///
+/// Conversations untouched since the snapshot are paged straight from the covering index; the
+/// few that received messages after it are placed by their newest message up to the snapshot.
+fn rank_page(
+    conn: &mut DbConnection,
+    app: &str,
+    query: &ConversationQuery,
+    walk: &Walk,
+) -> Result<Vec<(String, i64)>, DbError> {
+    let key = match query.order_by {
+        OrderBy::LastActivity => "last_activity",
+        OrderBy::CreatedAt => "created_at",
+    };
+    let (cmp, dir) = match query.direction {
+        Direction::Desc => ("<", "DESC"),
+        Direction::Asc => (">", "ASC"),
+    };
+    // Only fixed column names and operators are formatted into the SQL; values are bound.
+    let mut sql = format!(
+        "SELECT id, {key} AS sort_key FROM conversations \
+         WHERE app_id = ? AND (last_message_seq IS NULL OR last_message_seq <= ?)"
+    );
+    if walk.after.is_some() {
+        sql.push_str(&format!(
+            " AND {key} {cmp}= ? AND ({key} {cmp} ? OR id {cmp} ?)"
+        ));
+    }
+    // With messages, last_activity is the last message's time.
+    if query.last_message_before.is_some() {
+        sql.push_str(" AND last_message_seq IS NOT NULL AND last_activity < ?");
+    }
+    if query.last_message_after.is_some() {
+        sql.push_str(" AND last_message_seq IS NOT NULL AND last_activity > ?");
+    }
+    sql.push_str(&format!(" ORDER BY {key} {dir}, id {dir} LIMIT ?"));
+    let mut q = diesel::sql_query(sql)
+        .into_boxed()
+        .bind::<Text, _>(app.to_owned())
+        .bind::<BigInt, _>(walk.snapshot);
+    if let Some(Position { key, id }) = &walk.after {
+        q = q
+            .bind::<BigInt, _>(*key)
+            .bind::<BigInt, _>(*key)
+            .bind::<Text, _>(id.as_str().to_owned());
+    }
+    if let Some(before) = query.last_message_before {
+        q = q.bind::<BigInt, _>(before);
+    }
+    if let Some(after) = query.last_message_after {
+        q = q.bind::<BigInt, _>(after);
+    }
+    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+    let mut page: Vec<(String, i64)> = q
+        .bind::<BigInt, _>(limit)
+        .load::<Ranked>(conn)?
+        .into_iter()
+        .map(|r| (r.id, r.sort_key))
+        .collect();
+
+    let moved: Vec<Moved> = diesel::sql_query(
+        "SELECT c.id, c.created_at, \
+           (SELECT m.created_at FROM messages m \
+             WHERE m.app_id = c.app_id AND m.conversation_id = c.id AND m.seq <= ? \
+             ORDER BY m.seq DESC LIMIT 1) AS as_of \
+         FROM conversations c WHERE c.app_id = ? AND c.last_message_seq > ?",
+    )
+    .bind::<BigInt, _>(walk.snapshot)
+    .bind::<Text, _>(app)
+    .bind::<BigInt, _>(walk.snapshot)
+    .load(conn)?;
+    if moved.is_empty() {
+        return Ok(page);
+    }
+    for m in moved {
+        if !query.matches(m.as_of) {
+            continue;
+        }
+        let sort_key = query.sort_key(m.created_at, m.as_of);
+        let Ok(id) = ConversationId::new(m.id.clone()) else {
+            continue;
+        };
+        if walk
+            .after
+            .as_ref()
+            .is_none_or(|p| query.is_after(sort_key, &id, p))
+        {
+            page.push((m.id, sort_key));
+        }
+    }
+    page.sort_by(|(a_id, a_key), (b_id, b_key)| {
+        let ordering = (a_key, a_id.as_bytes()).cmp(&(b_key, b_id.as_bytes()));
+        match query.direction {
+            Direction::Asc => ordering,
+            Direction::Desc => ordering.reverse(),
+        }
+    });
+    page.truncate(query.limit);
+    Ok(page)
+}
+
 #[async_trait]
 impl ConversationRepository for DieselStore {
     async fn find(
@@ -66,7 +252,7 @@ impl ConversationRepository for DieselStore {
     ) -> Result<Option<Versioned<Conversation>>, RepositoryError> {
         let (app, id) = (app.as_str().to_owned(), id.as_str().to_owned());
         // One read transaction: the row and its participants come from one snapshot.
-        self.run(move |conn| conn.transaction(|c| load(c, &app, &id)))
+        self.run(move |conn| conn.transaction(|c| load_one(c, &app, &id)))
             .await
     }
 
@@ -128,16 +314,19 @@ impl ConversationRepository for DieselStore {
                 for (user, p) in &after.participants {
                     match before.value.participants.get(user) {
                         Some(old) if old != p => {
-                            diesel::update(
-                                participants::table
-                                    .filter(of_this)
-                                    .filter(participants::user_id.eq(user.as_str())),
-                            )
-                            .set((
-                                participants::access.eq(p.access.as_str()),
-                                participants::notify.eq(p.notify.as_str()),
-                            ))
-                            .execute(tx)?;
+                            let this = participants::table
+                                .filter(of_this)
+                                .filter(participants::user_id.eq(user.as_str()));
+                            diesel::update(this)
+                                .set((
+                                    participants::access.eq(p.access.as_str()),
+                                    participants::notify.eq(p.notify.as_str()),
+                                ))
+                                .execute(tx)?;
+                            // readUntil never moves backwards, also not through a stale read.
+                            diesel::update(this.filter(participants::read_until.lt(p.read_until)))
+                                .set(participants::read_until.eq(p.read_until))
+                                .execute(tx)?;
                         }
                         _ => {}
                     }
@@ -154,6 +343,18 @@ impl ConversationRepository for DieselStore {
             conn.immediate_transaction(|tx| {
                 // Explicit, so that correctness does not hinge on the foreign-key pragma.
                 diesel::delete(
+                    idempotency_keys::table
+                        .filter(idempotency_keys::app_id.eq(&app))
+                        .filter(idempotency_keys::conversation_id.eq(&id)),
+                )
+                .execute(tx)?;
+                diesel::delete(
+                    messages::table
+                        .filter(messages::app_id.eq(&app))
+                        .filter(messages::conversation_id.eq(&id)),
+                )
+                .execute(tx)?;
+                diesel::delete(
                     participants::table
                         .filter(participants::app_id.eq(&app))
                         .filter(participants::conversation_id.eq(&id)),
@@ -163,6 +364,61 @@ impl ConversationRepository for DieselStore {
                     diesel::delete(conversations::table.find((app.as_str(), id.as_str())))
                         .execute(tx)?;
                 Ok(deleted > 0)
+            })
+        })
+        .await
+    }
+
+    async fn snapshot(&self) -> Result<i64, RepositoryError> {
+        self.run(|conn| {
+            let newest: Option<i64> = messages::table
+                .select(diesel::dsl::max(messages::seq))
+                .first(conn)?;
+            Ok(newest.unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn standing(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+    ) -> Result<Option<Standing>, RepositoryError> {
+        let (app, id) = (app.as_str().to_owned(), id.as_str().to_owned());
+        self.run(move |conn| {
+            let row: Option<(i64, Option<i64>, i64)> = conversations::table
+                .find((app.as_str(), id.as_str()))
+                .select((
+                    conversations::created_at,
+                    conversations::last_message_seq,
+                    conversations::last_activity,
+                ))
+                .first(conn)
+                .optional()?;
+            Ok(row.map(|(created_at, seq, activity)| Standing {
+                created_at,
+                last_message_at: seq.map(|_| activity),
+            }))
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        app: &AppId,
+        query: &ConversationQuery,
+        walk: &Walk,
+    ) -> Result<Vec<(Conversation, i64)>, RepositoryError> {
+        let (app, query, walk) = (app.as_str().to_owned(), query.clone(), walk.clone());
+        self.run(move |conn| {
+            conn.transaction(|c| {
+                let page = rank_page(c, &app, &query, &walk)?;
+                let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
+                let mut loaded = load_many(c, &app, &ids)?;
+                Ok(page
+                    .into_iter()
+                    .filter_map(|(id, key)| loaded.remove(&id).map(|v| (v.value, key)))
+                    .collect())
             })
         })
         .await

@@ -6,6 +6,8 @@
 mod apps;
 mod conversations;
 mod error;
+mod import;
+mod messages;
 mod models;
 mod schema;
 

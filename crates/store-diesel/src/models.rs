@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 
 use diesel::prelude::*;
-use parley_domain::{Access, AppId, Conversation, ConversationId, Notify, Participant, UserId};
+use parley_domain::{
+    Access, AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Notify,
+    Participant, UserId,
+};
 
 use crate::error::DbError;
-use crate::schema::{conversations, participants};
+use crate::schema::{conversations, messages, participants};
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = conversations)]
@@ -20,6 +23,8 @@ pub(crate) struct ConversationRow {
     pub custom: String,
     pub created_at: i64,
     pub version: i64,
+    pub last_message_seq: Option<i64>,
+    pub last_activity: i64,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -30,6 +35,37 @@ pub(crate) struct ParticipantRow {
     pub user_id: String,
     pub access: String,
     pub notify: String,
+    pub read_until: i64,
+}
+
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = messages)]
+pub(crate) struct MessageRow {
+    pub conversation_id: String,
+    pub id: String,
+    pub kind: String,
+    pub sender_id: Option<String>,
+    pub text: String,
+    pub custom: String,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub referenced_message_id: Option<String>,
+    pub version: i64,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = messages)]
+pub(crate) struct NewMessageRow<'a> {
+    pub app_id: &'a str,
+    pub conversation_id: &'a str,
+    pub id: &'a str,
+    pub kind: &'a str,
+    pub sender_id: Option<&'a str>,
+    pub text: &'a str,
+    pub custom: String,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub referenced_message_id: Option<&'a str>,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> DbError {
@@ -47,6 +83,7 @@ pub(crate) fn encode_welcome(messages: &Option<Vec<String>>) -> Option<String> {
 }
 
 impl ConversationRow {
+    /// The row of a conversation that has no messages yet.
     pub fn new(app: &AppId, c: &Conversation, version: i64) -> Self {
         Self {
             app_id: app.as_str().to_owned(),
@@ -58,10 +95,16 @@ impl ConversationRow {
             custom: encode_custom(&c.custom),
             created_at: c.created_at,
             version,
+            last_message_seq: None,
+            last_activity: c.created_at,
         }
     }
 
-    pub fn into_domain(self, parts: Vec<ParticipantRow>) -> Result<Conversation, DbError> {
+    pub fn into_domain(
+        self,
+        parts: Vec<ParticipantRow>,
+        last: Option<MessageRow>,
+    ) -> Result<Conversation, DbError> {
         let id = ConversationId::new(self.id).map_err(corrupt)?;
         let welcome_messages = match self.welcome_messages {
             Some(raw) => Some(serde_json::from_str(&raw).map_err(corrupt)?),
@@ -82,6 +125,7 @@ impl ConversationRow {
             custom,
             participants,
             created_at: self.created_at,
+            last_message: last.map(MessageRow::into_domain).transpose()?,
         })
     }
 }
@@ -94,6 +138,7 @@ impl ParticipantRow {
             user_id: user.as_str().to_owned(),
             access: p.access.as_str().to_owned(),
             notify: p.notify.as_str().to_owned(),
+            read_until: p.read_until,
         }
     }
 
@@ -101,6 +146,54 @@ impl ParticipantRow {
         let user = UserId::new(self.user_id).map_err(corrupt)?;
         let access = Access::parse(&self.access).ok_or_else(|| corrupt(&self.access))?;
         let notify = Notify::parse(&self.notify).ok_or_else(|| corrupt(&self.notify))?;
-        Ok((user, Participant { access, notify }))
+        Ok((
+            user,
+            Participant {
+                access,
+                notify,
+                read_until: self.read_until,
+            },
+        ))
+    }
+}
+
+impl MessageRow {
+    pub fn into_domain(self) -> Result<Message, DbError> {
+        Ok(Message {
+            id: MessageId::new(self.id).map_err(corrupt)?,
+            conversation_id: ConversationId::new(self.conversation_id).map_err(corrupt)?,
+            kind: MessageKind::parse(&self.kind).ok_or_else(|| corrupt(&self.kind))?,
+            sender: self
+                .sender_id
+                .map(UserId::new)
+                .transpose()
+                .map_err(corrupt)?,
+            text: self.text,
+            custom: serde_json::from_str(&self.custom).map_err(corrupt)?,
+            created_at: self.created_at,
+            edited_at: self.edited_at,
+            referenced_message_id: self
+                .referenced_message_id
+                .map(MessageId::new)
+                .transpose()
+                .map_err(corrupt)?,
+        })
+    }
+}
+
+impl<'a> NewMessageRow<'a> {
+    pub fn new(app: &'a AppId, m: &'a Message) -> Self {
+        Self {
+            app_id: app.as_str(),
+            conversation_id: m.conversation_id.as_str(),
+            id: m.id.as_str(),
+            kind: m.kind.as_str(),
+            sender_id: m.sender.as_ref().map(UserId::as_str),
+            text: &m.text,
+            custom: encode_custom(&m.custom),
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
+        }
     }
 }

@@ -19,6 +19,8 @@ diesel::table! {
         custom -> Text,
         created_at -> BigInt,
         version -> BigInt,
+        last_message_seq -> Nullable<BigInt>,
+        last_activity -> BigInt,
     }
 }
 
@@ -29,7 +31,41 @@ diesel::table! {
         user_id -> Text,
         access -> Text,
         notify -> Text,
+        read_until -> BigInt,
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(apps, conversations, participants);
+diesel::table! {
+    messages (seq) {
+        seq -> BigInt,
+        app_id -> Text,
+        conversation_id -> Text,
+        id -> Text,
+        kind -> Text,
+        sender_id -> Nullable<Text>,
+        text -> Text,
+        custom -> Text,
+        created_at -> BigInt,
+        edited_at -> Nullable<BigInt>,
+        referenced_message_id -> Nullable<Text>,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (app_id, conversation_id, key) {
+        app_id -> Text,
+        conversation_id -> Text,
+        key -> Text,
+        message_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    apps,
+    conversations,
+    participants,
+    messages,
+    idempotency_keys
+);

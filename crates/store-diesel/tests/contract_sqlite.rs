@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use parley_store_diesel::{DieselStore, SqliteOptions};
+use parley_store_memory::MemoryCursorStore;
 use parley_store_tests::Stores;
 
 async fn stores() -> Stores {
@@ -12,7 +13,9 @@ async fn stores() -> Stores {
     let store = Arc::new(DieselStore::open_sqlite(&options).expect("open sqlite"));
     Stores {
         conversations: store.clone(),
+        messages: store.clone(),
         apps: store,
+        cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(dir),
     }
 }

@@ -1,32 +1,82 @@
 //! The in-memory storage adapter: for tests, demos and `database.url = "memory://"`.
-//! Same contract as the durable adapters, nothing survives a restart.
+//! Same contract as the durable adapters; nothing survives a restart.
+
+mod cursors;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use parley_domain::{
-    AppId, AppRepository, Conversation, ConversationId, ConversationRepository, RepositoryError,
-    SecretKey, Versioned,
+    AppId, AppRepository, Conversation, ConversationId, ConversationQuery, ConversationRepository,
+    Direction, Message, MessageId, MessageRecord, MessageRepository, RepositoryError, SecretKey,
+    Standing, Versioned, Walk,
 };
+
+pub use cursors::MemoryCursorStore;
 
 type Key = (AppId, ConversationId);
 
-/// Conversations and app keys in process memory.
+#[derive(Debug, Clone)]
+struct Stored {
+    seq: i64,
+    version: i64,
+    message: Message,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    /// Conversations without their last message (that is derived from `messages`).
+    conversations: HashMap<Key, Versioned<Conversation>>,
+    /// Each conversation's messages in the order they were stored.
+    messages: HashMap<Key, Vec<Stored>>,
+    idempotency: HashMap<(AppId, ConversationId, String), (MessageId, i64)>,
+    seq: i64,
+    apps: HashMap<AppId, SecretKey>,
+}
+
+impl Data {
+    fn current(&self, key: &Key) -> Option<Versioned<Conversation>> {
+        let mut found = self.conversations.get(key)?.clone();
+        found.value.last_message = self
+            .messages
+            .get(key)
+            .and_then(|m| m.last())
+            .map(|s| s.message.clone());
+        Some(found)
+    }
+
+    /// The time of the newest message stored at or before `snapshot`.
+    fn last_message_at(&self, key: &Key, snapshot: i64) -> Option<i64> {
+        self.messages.get(key).and_then(|m| {
+            m.iter()
+                .rev()
+                .find(|s| s.seq <= snapshot)
+                .map(|s| s.message.created_at)
+        })
+    }
+}
+
+/// Conversations, messages and app keys in process memory.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    conversations: Mutex<HashMap<Key, Versioned<Conversation>>>,
-    apps: Mutex<HashMap<AppId, SecretKey>>,
+    data: Mutex<Data>,
 }
 
 impl MemoryStore {
     pub fn new() -> Self {
         Self::default()
     }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Data>, RepositoryError> {
+        self.data
+            .lock()
+            .map_err(|_| RepositoryError::Other("memory store lock poisoned".into()))
+    }
 }
 
-fn poisoned<T>(_: T) -> RepositoryError {
-    RepositoryError::Other("memory store lock poisoned".into())
+fn key(app: &AppId, id: &ConversationId) -> Key {
+    (app.clone(), id.clone())
 }
 
 #[async_trait]
@@ -36,8 +86,7 @@ impl ConversationRepository for MemoryStore {
         app: &AppId,
         id: &ConversationId,
     ) -> Result<Option<Versioned<Conversation>>, RepositoryError> {
-        let map = self.conversations.lock().map_err(poisoned)?;
-        Ok(map.get(&(app.clone(), id.clone())).cloned())
+        Ok(self.lock()?.current(&key(app, id)))
     }
 
     async fn insert(
@@ -45,18 +94,15 @@ impl ConversationRepository for MemoryStore {
         app: &AppId,
         conversation: &Conversation,
     ) -> Result<(), RepositoryError> {
-        let mut map = self.conversations.lock().map_err(poisoned)?;
-        let key = (app.clone(), conversation.id.clone());
-        if map.contains_key(&key) {
+        let mut data = self.lock()?;
+        let key = key(app, &conversation.id);
+        if data.conversations.contains_key(&key) {
             return Err(RepositoryError::Conflict);
         }
-        map.insert(
-            key,
-            Versioned {
-                value: conversation.clone(),
-                version: 1,
-            },
-        );
+        let mut value = conversation.clone();
+        value.last_message = None;
+        data.conversations
+            .insert(key, Versioned { value, version: 1 });
         Ok(())
     }
 
@@ -66,20 +112,219 @@ impl ConversationRepository for MemoryStore {
         before: &Versioned<Conversation>,
         after: &Conversation,
     ) -> Result<(), RepositoryError> {
-        let mut map = self.conversations.lock().map_err(poisoned)?;
-        match map.get_mut(&(app.clone(), before.value.id.clone())) {
-            Some(current) if current.version == before.version => {
-                current.value = after.clone();
-                current.version += 1;
+        let mut data = self.lock()?;
+        let Some(current) = data.conversations.get_mut(&key(app, &before.value.id)) else {
+            return Err(RepositoryError::Conflict);
+        };
+        if current.version != before.version {
+            return Err(RepositoryError::Conflict);
+        }
+        // Like the SQL adapters, write participants as the difference of before and after, so
+        // that a readUntil moved by a send since the read is kept, and never moves backwards.
+        let mut next = after.clone();
+        next.last_message = None;
+        for (user, p) in next.participants.iter_mut() {
+            if let Some(stored) = current.value.participants.get(user) {
+                if before.value.participants.get(user) == Some(p) {
+                    *p = *stored;
+                } else {
+                    p.read_until = p.read_until.max(stored.read_until);
+                }
+            }
+        }
+        current.value = next;
+        current.version += 1;
+        Ok(())
+    }
+
+    async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError> {
+        let mut data = self.lock()?;
+        let key = key(app, id);
+        data.messages.remove(&key);
+        data.idempotency
+            .retain(|(a, c, _), _| !(a == app && c == id));
+        Ok(data.conversations.remove(&key).is_some())
+    }
+
+    async fn snapshot(&self) -> Result<i64, RepositoryError> {
+        Ok(self.lock()?.seq)
+    }
+
+    async fn standing(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+    ) -> Result<Option<Standing>, RepositoryError> {
+        let data = self.lock()?;
+        let key = key(app, id);
+        Ok(data.conversations.get(&key).map(|c| Standing {
+            created_at: c.value.created_at,
+            last_message_at: data.last_message_at(&key, i64::MAX),
+        }))
+    }
+
+    async fn list(
+        &self,
+        app: &AppId,
+        query: &ConversationQuery,
+        walk: &Walk,
+    ) -> Result<Vec<(Conversation, i64)>, RepositoryError> {
+        let data = self.lock()?;
+        let mut ranked: Vec<(&Key, i64)> = data
+            .conversations
+            .iter()
+            .filter(|((a, _), _)| a == app)
+            .filter_map(|(key, c)| {
+                let last = data.last_message_at(key, walk.snapshot);
+                if !query.matches(last) {
+                    return None;
+                }
+                let sort_key = query.sort_key(c.value.created_at, last);
+                let after = walk
+                    .after
+                    .as_ref()
+                    .is_none_or(|p| query.is_after(sort_key, &key.1, p));
+                after.then_some((key, sort_key))
+            })
+            .collect();
+        ranked.sort_by(|(a, ak), (b, bk)| {
+            let ordering = (ak, a.1.as_str().as_bytes()).cmp(&(bk, b.1.as_str().as_bytes()));
+            match query.direction {
+                Direction::Asc => ordering,
+                Direction::Desc => ordering.reverse(),
+            }
+        });
+        Ok(ranked
+            .into_iter()
+            .take(query.limit)
+            .filter_map(|(key, sort_key)| data.current(key).map(|c| (c.value, sort_key)))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl MessageRepository for MemoryStore {
+    async fn insert_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[MessageRecord],
+        idempotent_since: i64,
+    ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
+        let mut data = self.lock()?;
+        let key = key(app, conversation);
+        if !data.conversations.contains_key(&key) {
+            return Ok(None);
+        }
+        let mut ids = Vec::with_capacity(records.len());
+        for record in records {
+            let message = &record.message;
+            if let Some(k) = &record.idempotency_key {
+                let ikey = (app.clone(), conversation.clone(), k.clone());
+                if let Some((first, at)) = data.idempotency.get(&ikey) {
+                    if *at >= idempotent_since {
+                        ids.push(first.clone());
+                        continue;
+                    }
+                }
+                data.idempotency
+                    .insert(ikey, (message.id.clone(), message.created_at));
+            }
+            data.seq += 1;
+            let seq = data.seq;
+            data.messages.entry(key.clone()).or_default().push(Stored {
+                seq,
+                version: 1,
+                message: message.clone(),
+            });
+            if let Some(sender) = &message.sender {
+                if let Some(c) = data.conversations.get_mut(&key) {
+                    if let Some(p) = c.value.participants.get_mut(sender) {
+                        p.read_until = p.read_until.max(message.created_at);
+                    }
+                }
+            }
+            ids.push(message.id.clone());
+        }
+        Ok(Some(ids))
+    }
+
+    async fn find_message(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<Option<Versioned<Message>>, RepositoryError> {
+        let data = self.lock()?;
+        Ok(data.messages.get(&key(app, conversation)).and_then(|m| {
+            m.iter().find(|s| &s.message.id == id).map(|s| Versioned {
+                value: s.message.clone(),
+                version: s.version,
+            })
+        }))
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        limit: usize,
+        starting_after: Option<MessageId>,
+    ) -> Result<Option<Vec<Message>>, RepositoryError> {
+        let data = self.lock()?;
+        let empty = Vec::new();
+        let all = data.messages.get(&key(app, conversation)).unwrap_or(&empty);
+        let end = match &starting_after {
+            None => all.len(),
+            Some(after) => match all.iter().position(|s| &s.message.id == after) {
+                Some(i) => i,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(
+            all[..end]
+                .iter()
+                .rev()
+                .take(limit)
+                .map(|s| s.message.clone())
+                .collect(),
+        ))
+    }
+
+    async fn update_message(
+        &self,
+        app: &AppId,
+        before: &Versioned<Message>,
+        after: &Message,
+    ) -> Result<(), RepositoryError> {
+        let mut data = self.lock()?;
+        let stored = data
+            .messages
+            .get_mut(&key(app, &before.value.conversation_id))
+            .and_then(|m| m.iter_mut().find(|s| s.message.id == before.value.id));
+        match stored {
+            Some(s) if s.version == before.version => {
+                s.message = after.clone();
+                s.version += 1;
                 Ok(())
             }
             _ => Err(RepositoryError::Conflict),
         }
     }
 
-    async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError> {
-        let mut map = self.conversations.lock().map_err(poisoned)?;
-        Ok(map.remove(&(app.clone(), id.clone())).is_some())
+    async fn delete_message(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<bool, RepositoryError> {
+        let mut data = self.lock()?;
+        let Some(all) = data.messages.get_mut(&key(app, conversation)) else {
+            return Ok(false);
+        };
+        let before = all.len();
+        all.retain(|s| &s.message.id != id);
+        Ok(all.len() != before)
     }
 }
 
@@ -90,8 +335,9 @@ impl AppRepository for MemoryStore {
         app: &AppId,
         new_key: &SecretKey,
     ) -> Result<SecretKey, RepositoryError> {
-        let mut apps = self.apps.lock().map_err(poisoned)?;
-        Ok(apps
+        let mut data = self.lock()?;
+        Ok(data
+            .apps
             .entry(app.clone())
             .or_insert_with(|| new_key.clone())
             .clone())

@@ -2,14 +2,16 @@
 
 use std::sync::Arc;
 
-use parley_store_memory::MemoryStore;
+use parley_store_memory::{MemoryCursorStore, MemoryStore};
 use parley_store_tests::Stores;
 
 async fn stores() -> Stores {
     let store = Arc::new(MemoryStore::new());
     Stores {
         conversations: store.clone(),
+        messages: store.clone(),
         apps: store,
+        cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(()),
     }
 }

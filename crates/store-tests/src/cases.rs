@@ -5,9 +5,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use parley_domain::{
-    Access, AppId, Conversation, ConversationId, ConversationPatch, ConversationService,
-    CustomPatch, Limits, Notify, Participant, RepositoryError, SecretKey, SystemClock, UserId,
-    Versioned,
+    Access, AppId, Conversation, ConversationId, ConversationPatch, ConversationQuery,
+    ConversationService, CustomPatch, Direction, Limits, Message, MessageId, MessageKind,
+    MessageRecord, MessageService, NewMessage, Notify, OrderBy, Participant, Position,
+    RepositoryError, SecretKey, Standing, SystemClock, UserId, Versioned, Walk,
 };
 
 use crate::Stores;
@@ -35,12 +36,13 @@ fn sample(id: &str) -> Conversation {
             "日本語 \"quoted\" \\ back".to_string(),
         ),
     ]);
-    c.participants.insert(uid("123456"), Participant::default());
+    c.participants.insert(uid("123456"), Participant::joined(0));
     c.participants.insert(
         uid("654321"),
         Participant {
             access: Access::Read,
             notify: Notify::MentionsOnly,
+            read_until: 0,
         },
     );
     c.participants.insert(
@@ -48,6 +50,7 @@ fn sample(id: &str) -> Conversation {
         Participant {
             access: Access::ReadWrite,
             notify: Notify::Off,
+            read_until: 0,
         },
     );
     c
@@ -82,7 +85,7 @@ pub async fn insert_of_an_existing_id_is_a_conflict_and_changes_nothing(s: &Stor
     let mut other = Conversation::new(cid("c1"), 5);
     other
         .participants
-        .insert(uid("intruder"), Participant::default());
+        .insert(uid("intruder"), Participant::joined(0));
     let err = s.conversations.insert(&app("a"), &other).await.unwrap_err();
     assert!(matches!(err, RepositoryError::Conflict), "{err:?}");
     assert_eq!(found(s, "a", "c1").await.value, c);
@@ -124,7 +127,7 @@ pub async fn update_with_a_stale_version_is_a_conflict_and_changes_nothing(s: &S
     loser.subject = Some("loser".into());
     loser
         .participants
-        .insert(uid("late"), Participant::default());
+        .insert(uid("late"), Participant::joined(0));
     let err = s
         .conversations
         .update(&app("a"), &first, &loser)
@@ -168,11 +171,12 @@ pub async fn update_writes_participant_additions_changes_and_removals(s: &Stores
         Participant {
             access: Access::Read,
             notify: Notify::Off,
+            read_until: 0,
         },
     );
     after
         .participants
-        .insert(uid("newcomer"), Participant::default());
+        .insert(uid("newcomer"), Participant::joined(0));
     s.conversations
         .update(&app("a"), &before, &after)
         .await
@@ -241,7 +245,7 @@ pub async fn apps_do_not_see_each_others_conversations(s: &Stores) {
     let mut theirs = Conversation::new(cid("shared-id"), 3);
     theirs
         .participants
-        .insert(uid("b-user"), Participant::default());
+        .insert(uid("b-user"), Participant::joined(0));
     s.conversations.insert(&app("b"), &theirs).await.unwrap();
     assert_eq!(found(s, "a", "shared-id").await.value, c);
     assert_eq!(found(s, "b", "shared-id").await.value, theirs);
@@ -258,7 +262,7 @@ pub async fn unusual_ids_round_trip(s: &Stores) {
         long.as_str(),
     ] {
         let mut c = Conversation::new(cid(id), 1);
-        c.participants.insert(uid(id), Participant::default());
+        c.participants.insert(uid(id), Participant::joined(0));
         s.conversations.insert(&app(id), &c).await.unwrap();
         assert_eq!(found(s, id, id).await.value, c, "{id}");
     }
@@ -269,6 +273,7 @@ pub async fn concurrent_puts_through_the_service_all_take_effect(s: &Stores) {
     const CONVERSATIONS: usize = 3;
     let service = Arc::new(ConversationService::new(
         s.conversations.clone(),
+        s.cursors.clone(),
         Arc::new(SystemClock),
         Limits::default(),
     ));
@@ -327,4 +332,664 @@ pub async fn app_key_is_created_once_and_then_kept(s: &Stores) {
         .await
         .unwrap();
     assert_eq!(other, second);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+
+fn record(conversation: &str, sender: Option<&str>, text: &str, at: i64) -> MessageRecord {
+    MessageRecord {
+        message: Message {
+            id: MessageId::generate(),
+            conversation_id: cid(conversation),
+            kind: if sender.is_some() {
+                MessageKind::User
+            } else {
+                MessageKind::System
+            },
+            sender: sender.map(uid),
+            text: text.into(),
+            custom: BTreeMap::from([("k".to_string(), text.to_string())]),
+            created_at: at,
+            edited_at: None,
+            referenced_message_id: None,
+        },
+        idempotency_key: None,
+    }
+}
+
+fn with_key(mut r: MessageRecord, key: &str) -> MessageRecord {
+    r.idempotency_key = Some(key.into());
+    r
+}
+
+async fn conversation_with(s: &Stores, app_id: &str, id: &str, users: &[&str], created_at: i64) {
+    let mut c = Conversation::new(cid(id), created_at);
+    for u in users {
+        c.participants
+            .insert(uid(u), Participant::joined(created_at));
+    }
+    s.conversations.insert(&app(app_id), &c).await.unwrap();
+}
+
+async fn send(s: &Stores, id: &str, records: Vec<MessageRecord>) -> Vec<MessageId> {
+    s.messages
+        .insert_messages(&app("a"), &cid(id), &records, 0)
+        .await
+        .unwrap()
+        .expect("the conversation exists")
+}
+
+async fn texts(s: &Stores, id: &str, limit: usize, after: Option<MessageId>) -> Vec<String> {
+    s.messages
+        .list_messages(&app("a"), &cid(id), limit, after)
+        .await
+        .unwrap()
+        .expect("known cursor")
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
+pub async fn messages_are_listed_newest_stored_first_and_paged(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    // One batch, one millisecond: the stored order still decides.
+    let ids = send(
+        s,
+        "c",
+        vec![
+            record("c", Some("u"), "1", 10),
+            record("c", None, "2", 10),
+            record("c", Some("u"), "3", 10),
+        ],
+    )
+    .await;
+    assert_eq!(ids.len(), 3);
+    send(s, "c", vec![record("c", Some("u"), "4", 5)]).await;
+    assert_eq!(texts(s, "c", 10, None).await, ["4", "3", "2", "1"]);
+    assert_eq!(texts(s, "c", 2, None).await, ["4", "3"]);
+    assert_eq!(texts(s, "c", 10, Some(ids[2].clone())).await, ["2", "1"]);
+    assert_eq!(
+        texts(s, "c", 10, Some(ids[0].clone())).await,
+        Vec::<String>::new()
+    );
+    let unknown = s
+        .messages
+        .list_messages(
+            &app("a"),
+            &cid("c"),
+            10,
+            Some(MessageId::new("msg_nope").unwrap()),
+        )
+        .await
+        .unwrap();
+    assert!(unknown.is_none());
+    let stored = s
+        .messages
+        .find_message(&app("a"), &cid("c"), &ids[1])
+        .await
+        .unwrap()
+        .unwrap()
+        .value;
+    assert_eq!(stored.kind, MessageKind::System);
+    assert_eq!(stored.sender, None);
+    assert_eq!(stored.custom["k"], "2");
+    assert_eq!(stored.created_at, 10);
+    assert_eq!(stored.edited_at, None);
+}
+
+pub async fn sending_to_a_missing_conversation_stores_nothing(s: &Stores) {
+    let answer = s
+        .messages
+        .insert_messages(
+            &app("a"),
+            &cid("ghost"),
+            &[record("ghost", None, "x", 1)],
+            0,
+        )
+        .await
+        .unwrap();
+    assert!(answer.is_none());
+    assert_eq!(s.conversations.snapshot().await.unwrap(), 0);
+}
+
+pub async fn an_idempotency_key_is_answered_with_the_first_id_for_24_hours(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    let first = send(
+        s,
+        "c",
+        vec![with_key(record("c", Some("u"), "first", 100), "k1")],
+    )
+    .await;
+    let again = s
+        .messages
+        .insert_messages(
+            &app("a"),
+            &cid("c"),
+            &[with_key(record("c", Some("u"), "again", 200), "k1")],
+            50,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(texts(s, "c", 10, None).await, ["first"]);
+    // The same key in another conversation is another key.
+    conversation_with(s, "a", "d", &["u"], 1).await;
+    let other = send(
+        s,
+        "d",
+        vec![with_key(record("d", Some("u"), "other", 200), "k1")],
+    )
+    .await;
+    assert_ne!(other, first);
+    // Once the window has passed (the key was stored before `idempotent_since`), it is new again.
+    let later = s
+        .messages
+        .insert_messages(
+            &app("a"),
+            &cid("c"),
+            &[with_key(record("c", Some("u"), "later", 300), "k1")],
+            101,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(later, first);
+    assert_eq!(texts(s, "c", 10, None).await, ["later", "first"]);
+}
+
+pub async fn sending_moves_the_senders_read_until_forward_only(s: &Stores) {
+    conversation_with(s, "a", "c", &["u", "v"], 100).await;
+    send(s, "c", vec![record("c", Some("u"), "x", 500)]).await;
+    let c = found(s, "a", "c").await.value;
+    assert_eq!(c.participants[&uid("u")].read_until, 500);
+    assert_eq!(c.participants[&uid("v")].read_until, 100);
+    send(s, "c", vec![record("c", Some("u"), "older clock", 300)]).await;
+    assert_eq!(
+        found(s, "a", "c").await.value.participants[&uid("u")].read_until,
+        500
+    );
+}
+
+pub async fn last_message_follows_sends_edits_and_deletes(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    assert_eq!(found(s, "a", "c").await.value.last_message, None);
+    let ids = send(
+        s,
+        "c",
+        vec![
+            record("c", Some("u"), "one", 10),
+            record("c", Some("u"), "two", 10),
+        ],
+    )
+    .await;
+    let last = |c: Conversation| c.last_message.map(|m| m.text);
+    assert_eq!(last(found(s, "a", "c").await.value).as_deref(), Some("two"));
+
+    let before = s
+        .messages
+        .find_message(&app("a"), &cid("c"), &ids[1])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut edited = before.value.clone();
+    edited.text = "two, edited".into();
+    edited.edited_at = Some(20);
+    s.messages
+        .update_message(&app("a"), &before, &edited)
+        .await
+        .unwrap();
+    let now = found(s, "a", "c").await.value.last_message.unwrap();
+    assert_eq!(now.text, "two, edited");
+    assert_eq!(now.edited_at, Some(20));
+
+    assert!(s
+        .messages
+        .delete_message(&app("a"), &cid("c"), &ids[1])
+        .await
+        .unwrap());
+    assert_eq!(last(found(s, "a", "c").await.value).as_deref(), Some("one"));
+    let standing = s
+        .conversations
+        .standing(&app("a"), &cid("c"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(standing.last_message_at, Some(10));
+    assert!(s
+        .messages
+        .delete_message(&app("a"), &cid("c"), &ids[0])
+        .await
+        .unwrap());
+    assert_eq!(found(s, "a", "c").await.value.last_message, None);
+    let standing = s
+        .conversations
+        .standing(&app("a"), &cid("c"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(standing.last_message_at, None);
+    assert!(!s
+        .messages
+        .delete_message(&app("a"), &cid("c"), &ids[0])
+        .await
+        .unwrap());
+}
+
+pub async fn message_edits_use_optimistic_versions(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    let ids = send(s, "c", vec![record("c", Some("u"), "t", 10)]).await;
+    let read = s
+        .messages
+        .find_message(&app("a"), &cid("c"), &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut first = read.value.clone();
+    first.custom.insert("a".into(), "1".into());
+    s.messages
+        .update_message(&app("a"), &read, &first)
+        .await
+        .unwrap();
+    let mut stale = read.value.clone();
+    stale.custom.insert("b".into(), "2".into());
+    let err = s
+        .messages
+        .update_message(&app("a"), &read, &stale)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Conflict), "{err:?}");
+    let now = s
+        .messages
+        .find_message(&app("a"), &cid("c"), &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.value, first);
+    assert_ne!(now.version, read.version);
+}
+
+pub async fn messages_are_found_only_in_their_conversation(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    conversation_with(s, "a", "d", &["u"], 1).await;
+    let ids = send(s, "c", vec![record("c", Some("u"), "t", 10)]).await;
+    let elsewhere = s
+        .messages
+        .find_message(&app("a"), &cid("d"), &ids[0])
+        .await
+        .unwrap();
+    assert!(elsewhere.is_none());
+    let other_app = s
+        .messages
+        .find_message(&app("b"), &cid("c"), &ids[0])
+        .await
+        .unwrap();
+    assert!(other_app.is_none());
+    let listed = s
+        .messages
+        .list_messages(&app("a"), &cid("d"), 10, Some(ids[0].clone()))
+        .await
+        .unwrap();
+    assert!(
+        listed.is_none(),
+        "a message of another conversation is no cursor here"
+    );
+    assert!(!s
+        .messages
+        .delete_message(&app("a"), &cid("d"), &ids[0])
+        .await
+        .unwrap());
+    assert_eq!(texts(s, "c", 10, None).await, ["t"]);
+}
+
+pub async fn deleting_a_conversation_deletes_its_messages_and_keys(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    let first = send(s, "c", vec![with_key(record("c", Some("u"), "t", 10), "k")]).await;
+    assert!(s.conversations.delete(&app("a"), &cid("c")).await.unwrap());
+    let gone = s
+        .messages
+        .find_message(&app("a"), &cid("c"), &first[0])
+        .await
+        .unwrap();
+    assert!(gone.is_none());
+    conversation_with(s, "a", "c", &["u"], 2).await;
+    assert_eq!(texts(s, "c", 10, None).await, Vec::<String>::new());
+    let fresh = send(
+        s,
+        "c",
+        vec![with_key(record("c", Some("u"), "t2", 20), "k")],
+    )
+    .await;
+    assert_ne!(
+        fresh, first,
+        "the old idempotency key went with the conversation"
+    );
+}
+
+pub async fn concurrent_sends_are_all_stored_and_a_shared_key_only_once(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    let service = MessageService::new(
+        s.conversations.clone(),
+        s.messages.clone(),
+        Arc::new(SystemClock),
+        Limits::default(),
+    );
+    let service = Arc::new(service);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let service = service.clone();
+        tasks.push(tokio::spawn(async move {
+            let item = |text: String, key: Option<&str>| NewMessage {
+                kind: MessageKind::User,
+                sender: Some(uid("u")),
+                text,
+                custom: BTreeMap::new(),
+                referenced_message_id: None,
+                idempotency_key: key.map(str::to_string),
+            };
+            let own = service
+                .send(&app("a"), &cid("c"), vec![item(format!("m{i}"), None)])
+                .await
+                .unwrap();
+            let shared = service
+                .send(
+                    &app("a"),
+                    &cid("c"),
+                    vec![item("shared".into(), Some("same-key"))],
+                )
+                .await
+                .unwrap();
+            (own, shared)
+        }));
+    }
+    let mut shared_ids = Vec::new();
+    for t in tasks {
+        shared_ids.push(t.await.unwrap().1);
+    }
+    assert!(
+        shared_ids.windows(2).all(|w| w[0] == w[1]),
+        "{shared_ids:?}"
+    );
+    let all = texts(s, "c", 100, None).await;
+    assert_eq!(all.len(), 21, "{all:?}");
+    assert_eq!(all.iter().filter(|t| *t == "shared").count(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listing
+
+/// Conversations `c0`..: created at 1000 + i; those with `Some(t)` got a message at `t`.
+async fn listing_fixture(s: &Stores, activity: &[Option<i64>]) {
+    for (i, at) in activity.iter().enumerate() {
+        let id = format!("c{i}");
+        conversation_with(s, "a", &id, &["u"], 1000 + i as i64).await;
+        if let Some(at) = at {
+            send(s, &id, vec![record(&id, Some("u"), "m", *at)]).await;
+        }
+    }
+}
+
+async fn ids_of(s: &Stores, query: &ConversationQuery, walk: &Walk) -> Vec<(String, i64)> {
+    s.conversations
+        .list(&app("a"), query, walk)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(c, k)| (c.id.into_string(), k))
+        .collect()
+}
+
+async fn fresh_walk(s: &Stores) -> Walk {
+    Walk {
+        snapshot: s.conversations.snapshot().await.unwrap(),
+        after: None,
+    }
+}
+
+fn names(page: &[(String, i64)]) -> Vec<&str> {
+    page.iter().map(|(id, _)| id.as_str()).collect()
+}
+
+pub async fn listing_orders_by_last_activity_then_id_by_default(s: &Stores) {
+    // c0: message at 5000; c1: none (activity 1001); c2: message at 5000; c3: message at 900.
+    listing_fixture(s, &[Some(5000), None, Some(5000), Some(900)]).await;
+    conversation_with(s, "b", "other-app", &["u"], 9999).await;
+    let walk = fresh_walk(s).await;
+    let page = ids_of(s, &ConversationQuery::default(), &walk).await;
+    assert_eq!(names(&page), ["c2", "c0", "c1", "c3"]);
+    assert_eq!(
+        page.iter().map(|(_, k)| *k).collect::<Vec<_>>(),
+        [5000, 5000, 1001, 900]
+    );
+    let asc = ConversationQuery {
+        direction: Direction::Asc,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&ids_of(s, &asc, &walk).await),
+        ["c3", "c1", "c0", "c2"]
+    );
+    let two = ConversationQuery {
+        limit: 2,
+        ..Default::default()
+    };
+    assert_eq!(names(&ids_of(s, &two, &walk).await), ["c2", "c0"]);
+    // The listed conversations are whole, with their last message.
+    let listed = s.conversations.list(&app("a"), &two, &walk).await.unwrap();
+    assert_eq!(listed[0].0.last_message.as_ref().unwrap().created_at, 5000);
+    assert!(listed[0].0.participants.contains_key(&uid("u")));
+}
+
+pub async fn listing_orders_by_creation_in_either_direction(s: &Stores) {
+    listing_fixture(s, &[Some(5000), None, Some(100)]).await;
+    let walk = fresh_walk(s).await;
+    let desc = ConversationQuery {
+        order_by: OrderBy::CreatedAt,
+        ..Default::default()
+    };
+    assert_eq!(names(&ids_of(s, &desc, &walk).await), ["c2", "c1", "c0"]);
+    let asc = ConversationQuery {
+        direction: Direction::Asc,
+        ..desc
+    };
+    let page = ids_of(s, &asc, &walk).await;
+    assert_eq!(names(&page), ["c0", "c1", "c2"]);
+    assert_eq!(page[0].1, 1000);
+}
+
+pub async fn listing_filters_on_the_last_message_strictly(s: &Stores) {
+    listing_fixture(s, &[Some(100), Some(200), Some(300), None]).await;
+    let walk = fresh_walk(s).await;
+    let q = |before: Option<i64>, after: Option<i64>| ConversationQuery {
+        last_message_before: before,
+        last_message_after: after,
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&ids_of(s, &q(Some(300), None), &walk).await),
+        ["c1", "c0"]
+    );
+    assert_eq!(
+        names(&ids_of(s, &q(None, Some(100)), &walk).await),
+        ["c2", "c1"]
+    );
+    assert_eq!(
+        names(&ids_of(s, &q(Some(300), Some(100)), &walk).await),
+        ["c1"]
+    );
+    assert!(ids_of(s, &q(Some(100), Some(100)), &walk).await.is_empty());
+    let by_created = ConversationQuery {
+        order_by: OrderBy::CreatedAt,
+        ..q(Some(250), None)
+    };
+    assert_eq!(names(&ids_of(s, &by_created, &walk).await), ["c1", "c0"]);
+}
+
+pub async fn listing_continues_after_a_position(s: &Stores) {
+    listing_fixture(s, &[Some(500), Some(500), Some(500), Some(400)]).await;
+    let snapshot = s.conversations.snapshot().await.unwrap();
+    let after = |key: i64, id: &str| Walk {
+        snapshot,
+        after: Some(Position { key, id: cid(id) }),
+    };
+    let desc = ConversationQuery::default();
+    assert_eq!(
+        names(&ids_of(s, &desc, &after(500, "c1")).await),
+        ["c0", "c3"]
+    );
+    assert_eq!(names(&ids_of(s, &desc, &after(500, "c0")).await), ["c3"]);
+    let asc = ConversationQuery {
+        direction: Direction::Asc,
+        ..Default::default()
+    };
+    assert_eq!(names(&ids_of(s, &asc, &after(500, "c1")).await), ["c2"]);
+    assert_eq!(
+        names(&ids_of(s, &asc, &after(400, "c3")).await),
+        ["c0", "c1", "c2"]
+    );
+}
+
+pub async fn listing_places_conversations_by_their_last_message_as_of_the_snapshot(s: &Stores) {
+    listing_fixture(s, &[Some(300), Some(200), Some(100), None]).await;
+    let walk = fresh_walk(s).await;
+    // After the snapshot, c2 becomes the most recently active and c3 gets its first message.
+    send(s, "c2", vec![record("c2", Some("u"), "late", 900)]).await;
+    send(s, "c3", vec![record("c3", Some("u"), "first", 950)]).await;
+    let page = ids_of(s, &ConversationQuery::default(), &walk).await;
+    assert_eq!(
+        names(&page),
+        ["c3", "c0", "c1", "c2"],
+        "placed as of the snapshot"
+    );
+    assert_eq!(page[3].1, 100);
+    // c3 had no message at the snapshot, so a filter on messages does not match it.
+    let filtered = ConversationQuery {
+        last_message_after: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(
+        names(&ids_of(s, &filtered, &walk).await),
+        ["c0", "c1", "c2"]
+    );
+    // The conversations themselves are current.
+    let listed = s
+        .conversations
+        .list(&app("a"), &ConversationQuery::default(), &walk)
+        .await
+        .unwrap();
+    let c2 = listed.iter().find(|(c, _)| c.id.as_str() == "c2").unwrap();
+    assert_eq!(c2.0.last_message.as_ref().unwrap().text, "late");
+    // A new walk sees the new order.
+    let now = fresh_walk(s).await;
+    assert_eq!(
+        names(&ids_of(s, &ConversationQuery::default(), &now).await),
+        ["c3", "c2", "c0", "c1"]
+    );
+}
+
+pub async fn standing_reports_creation_and_last_message_time(s: &Stores) {
+    listing_fixture(s, &[Some(300), None]).await;
+    let c0 = s
+        .conversations
+        .standing(&app("a"), &cid("c0"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c0,
+        Standing {
+            created_at: 1000,
+            last_message_at: Some(300)
+        }
+    );
+    let c1 = s
+        .conversations
+        .standing(&app("a"), &cid("c1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        c1,
+        Standing {
+            created_at: 1001,
+            last_message_at: None
+        }
+    );
+    assert!(s
+        .conversations
+        .standing(&app("a"), &cid("zz"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .conversations
+        .standing(&app("b"), &cid("c0"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s.conversations.snapshot().await.unwrap() >= 1);
+}
+
+pub async fn a_walk_lists_every_conversation_once_while_others_receive_messages(s: &Stores) {
+    const N: usize = 57;
+    let activity: Vec<Option<i64>> = (0..N)
+        .map(|i| {
+            if i % 5 == 0 {
+                None
+            } else {
+                Some(10_000 + (i as i64 % 9) * 10)
+            }
+        })
+        .collect();
+    listing_fixture(s, &activity).await;
+    let service = ConversationService::new(
+        s.conversations.clone(),
+        s.cursors.clone(),
+        Arc::new(SystemClock),
+        Limits::default(),
+    );
+    for direction in [Direction::Desc, Direction::Asc] {
+        for order_by in [OrderBy::LastActivity, OrderBy::CreatedAt] {
+            let mut seen = Vec::new();
+            let mut after: Option<ConversationId> = None;
+            let mut round = 0_i64;
+            loop {
+                let query = ConversationQuery {
+                    limit: 4,
+                    starting_after: after.clone(),
+                    order_by,
+                    direction,
+                    ..Default::default()
+                };
+                let page = service.list(&app("a"), &query).await.unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                seen.extend(page.iter().map(|c| c.id.as_str().to_string()));
+                after = page.last().map(|c| c.id.clone());
+                // Between pages, conversations both behind and ahead of the cursor get messages,
+                // and one moves to the very top (and, ascending, the very bottom).
+                round += 1;
+                for target in [(round * 7) % N as i64, (round * 13 + 3) % N as i64] {
+                    let id = format!("c{target}");
+                    let at = 20_000 + round;
+                    send(s, &id, vec![record(&id, Some("u"), "between pages", at)]).await;
+                }
+            }
+            let mut sorted = seen.clone();
+            sorted.sort();
+            sorted.dedup();
+            assert_eq!(
+                sorted.len(),
+                seen.len(),
+                "listed twice ({order_by:?} {direction:?}): {seen:?}"
+            );
+            assert_eq!(
+                seen.len(),
+                N,
+                "missing ({order_by:?} {direction:?}): {seen:?}"
+            );
+        }
+    }
 }

@@ -6,14 +6,17 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use parley_domain::{AppRepository, ConversationRepository};
+use parley_domain::{AppRepository, ConversationRepository, CursorStore, MessageRepository};
 
 pub mod cases;
 
 /// The ports of one fresh, empty store. `guard` keeps whatever backs it (a temp dir) alive.
 pub struct Stores {
     pub conversations: Arc<dyn ConversationRepository>,
+    pub messages: Arc<dyn MessageRepository>,
     pub apps: Arc<dyn AppRepository>,
+    /// Not part of the contract: the walk test needs one to drive the listing service.
+    pub cursors: Arc<dyn CursorStore>,
     pub guard: Box<dyn Any + Send>,
 }
 
@@ -37,6 +40,22 @@ macro_rules! contract_suite {
             unusual_ids_round_trip,
             concurrent_puts_through_the_service_all_take_effect,
             app_key_is_created_once_and_then_kept,
+            messages_are_listed_newest_stored_first_and_paged,
+            sending_to_a_missing_conversation_stores_nothing,
+            an_idempotency_key_is_answered_with_the_first_id_for_24_hours,
+            sending_moves_the_senders_read_until_forward_only,
+            last_message_follows_sends_edits_and_deletes,
+            message_edits_use_optimistic_versions,
+            messages_are_found_only_in_their_conversation,
+            deleting_a_conversation_deletes_its_messages_and_keys,
+            concurrent_sends_are_all_stored_and_a_shared_key_only_once,
+            listing_orders_by_last_activity_then_id_by_default,
+            listing_orders_by_creation_in_either_direction,
+            listing_filters_on_the_last_message_strictly,
+            listing_continues_after_a_position,
+            listing_places_conversations_by_their_last_message_as_of_the_snapshot,
+            standing_reports_creation_and_last_message_time,
+            a_walk_lists_every_conversation_once_while_others_receive_messages,
         );
     };
 }

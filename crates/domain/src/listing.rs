@@ -1,0 +1,181 @@
+//! Listing conversations: the query, its order, and the cursor that keeps paging stable.
+//!
+//! Paging is keyset paging on (sort key, ID). Sorting by last activity has a key that moves while
+//! a client walks the pages, so every walk is evaluated against a *snapshot*: the newest message
+//! sequence number when its first page was served. A conversation that received messages after
+//! the snapshot is placed by its last message as of the snapshot, so it is listed exactly once,
+//! in its old position. The snapshot and the position of each page's last item are remembered by
+//! a [`CursorStore`](crate::ports::CursorStore), keyed by that item's ID, because a TalkJS cursor
+//! (`startingAfter`) is nothing but a conversation ID.
+
+use crate::ids::ConversationId;
+
+/// The default and the bounds of `limit`.
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderBy {
+    /// The last message's time, or the creation time when there is none.
+    #[default]
+    LastActivity,
+    CreatedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    #[default]
+    Desc,
+    Asc,
+}
+
+/// `GET /conversations` with its query parameters, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationQuery {
+    pub limit: usize,
+    pub starting_after: Option<ConversationId>,
+    /// Keep conversations whose last message is strictly older than this (Unix ms).
+    pub last_message_before: Option<i64>,
+    /// Keep conversations whose last message is strictly newer than this (Unix ms).
+    pub last_message_after: Option<i64>,
+    pub order_by: OrderBy,
+    pub direction: Direction,
+}
+
+impl Default for ConversationQuery {
+    fn default() -> Self {
+        Self {
+            limit: DEFAULT_LIMIT,
+            starting_after: None,
+            last_message_before: None,
+            last_message_after: None,
+            order_by: OrderBy::default(),
+            direction: Direction::default(),
+        }
+    }
+}
+
+impl ConversationQuery {
+    /// Identifies the list a cursor belongs to: everything but `limit` and `startingAfter`.
+    pub fn list_key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.order_by, self.direction, self.last_message_before, self.last_message_after
+        )
+    }
+
+    /// Whether a conversation whose last message was at `last_message_at` passes the filters.
+    /// A conversation without messages never passes a filter on them.
+    pub fn matches(&self, last_message_at: Option<i64>) -> bool {
+        let before = self
+            .last_message_before
+            .is_none_or(|b| last_message_at.is_some_and(|t| t < b));
+        let after = self
+            .last_message_after
+            .is_none_or(|a| last_message_at.is_some_and(|t| t > a));
+        before && after
+    }
+
+    /// The sort key of a conversation in this order.
+    pub fn sort_key(&self, created_at: i64, last_message_at: Option<i64>) -> i64 {
+        match self.order_by {
+            OrderBy::CreatedAt => created_at,
+            OrderBy::LastActivity => last_message_at.unwrap_or(created_at),
+        }
+    }
+
+    /// Whether (key, id) comes strictly after `position` in this order.
+    pub fn is_after(&self, key: i64, id: &ConversationId, position: &Position) -> bool {
+        let ordering =
+            (key, id.as_str().as_bytes()).cmp(&(position.key, position.id.as_str().as_bytes()));
+        match self.direction {
+            Direction::Asc => ordering.is_gt(),
+            Direction::Desc => ordering.is_lt(),
+        }
+    }
+}
+
+/// Where a conversation stands in a list: its sort key and ID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Position {
+    pub key: i64,
+    pub id: ConversationId,
+}
+
+/// What a page request is evaluated against: the walk's snapshot, and the position to continue
+/// after (none for the first page).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Walk {
+    pub snapshot: i64,
+    pub after: Option<Position>,
+}
+
+/// What is remembered about the last item of a served page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: i64,
+    pub snapshot: i64,
+}
+
+/// A conversation's current place, as needed to continue after it without a remembered cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub created_at: i64,
+    pub last_message_at: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cid(raw: &str) -> ConversationId {
+        ConversationId::new(raw).unwrap()
+    }
+
+    #[test]
+    fn filters_are_strict_and_skip_conversations_without_messages() {
+        let q = ConversationQuery {
+            last_message_before: Some(100),
+            last_message_after: Some(10),
+            ..Default::default()
+        };
+        assert!(q.matches(Some(50)));
+        assert!(!q.matches(Some(100)));
+        assert!(!q.matches(Some(10)));
+        assert!(!q.matches(None));
+        assert!(ConversationQuery::default().matches(None));
+    }
+
+    #[test]
+    fn last_activity_falls_back_to_creation() {
+        let q = ConversationQuery::default();
+        assert_eq!(q.sort_key(5, None), 5);
+        assert_eq!(q.sort_key(5, Some(9)), 9);
+        let by_created = ConversationQuery {
+            order_by: OrderBy::CreatedAt,
+            ..Default::default()
+        };
+        assert_eq!(by_created.sort_key(5, Some(9)), 5);
+    }
+
+    #[test]
+    fn ties_break_on_id_bytes_in_the_direction_of_the_order() {
+        let p = Position {
+            key: 10,
+            id: cid("m"),
+        };
+        let desc = ConversationQuery::default();
+        assert!(desc.is_after(9, &cid("z"), &p));
+        assert!(desc.is_after(10, &cid("a"), &p));
+        assert!(!desc.is_after(10, &cid("m"), &p));
+        assert!(!desc.is_after(10, &cid("z"), &p));
+        let asc = ConversationQuery {
+            direction: Direction::Asc,
+            ..Default::default()
+        };
+        assert!(asc.is_after(10, &cid("z"), &p));
+        assert!(!asc.is_after(10, &cid("a"), &p));
+        // Bytewise, not by Unicode scalar order of UTF-16: "é" (0xC3..) sorts after "z".
+        assert!(asc.is_after(10, &cid("é"), &p));
+    }
+}

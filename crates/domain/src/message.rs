@@ -1,0 +1,387 @@
+//! Messages: the entity, what a send and an edit ask for, and their rules.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use rand::distributions::{Alphanumeric, DistString};
+use rand::rngs::OsRng;
+
+use crate::conversation::{Access, Conversation, CustomPatch};
+use crate::error::{Invalid, Problems};
+use crate::ids::{check_id, ConversationId, IdError, UserId};
+use crate::limits::Limits;
+
+/// How long an idempotency key is remembered, in milliseconds.
+pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A message's ID: `msg_` and 22 base62 characters when generated here.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MessageId(String);
+
+impl MessageId {
+    /// A fresh ID from the operating system's cryptographically secure random source.
+    pub fn generate() -> Self {
+        Self(format!(
+            "msg_{}",
+            Alphanumeric.sample_string(&mut OsRng, 22)
+        ))
+    }
+
+    /// Any string that is a valid ID (lookups of IDs that were never generated simply find
+    /// nothing).
+    ///
+    /// # Errors
+    /// [`IdError`] when `raw` breaks the general ID rules.
+    pub fn new(raw: impl Into<String>) -> Result<Self, IdError> {
+        let raw = raw.into();
+        check_id(&raw)?;
+        Ok(Self(raw))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "MessageId({:?})", self.0)
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `UserMessage` (has a sender) or `SystemMessage` (has none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    User,
+    System,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::User => "UserMessage",
+            MessageKind::System => "SystemMessage",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "UserMessage" => Some(MessageKind::User),
+            "SystemMessage" => Some(MessageKind::System),
+            _ => None,
+        }
+    }
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub kind: MessageKind,
+    pub sender: Option<UserId>,
+    pub text: String,
+    pub custom: BTreeMap<String, String>,
+    pub created_at: i64,
+    pub edited_at: Option<i64>,
+    pub referenced_message_id: Option<MessageId>,
+}
+
+/// One item of a send request, already type-checked by the wire layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub kind: MessageKind,
+    pub sender: Option<UserId>,
+    pub text: String,
+    pub custom: BTreeMap<String, String>,
+    pub referenced_message_id: Option<MessageId>,
+    pub idempotency_key: Option<String>,
+}
+
+/// A message to store: the new message with its ID and time assigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageRecord {
+    pub message: Message,
+    pub idempotency_key: Option<String>,
+}
+
+/// What an edit asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MessagePatch {
+    pub text: Option<String>,
+    pub custom: Option<CustomPatch>,
+}
+
+impl Message {
+    /// Applies an edit: `text` replaces, `custom` merges like a conversation's, `editedAt` is set.
+    pub fn apply(&mut self, patch: &MessagePatch, now: i64) {
+        if let Some(text) = &patch.text {
+            self.text = text.clone();
+        }
+        if let Some(custom) = &patch.custom {
+            custom.apply_to(&mut self.custom);
+        }
+        self.edited_at = Some(now);
+    }
+}
+
+impl Limits {
+    /// Checks a send request against the conversation: count, senders and their access, custom
+    /// limits. Reasons are keyed by item index (`[3].sender`).
+    ///
+    /// # Errors
+    /// [`Invalid`] naming every bad item.
+    pub fn check_send(
+        &self,
+        conversation: &Conversation,
+        items: &[NewMessage],
+    ) -> Result<(), Invalid> {
+        let mut problems = Problems::default();
+        if items.is_empty() {
+            problems.invalid("(body)", "must contain at least one message");
+        }
+        if items.len() > self.messages_per_request {
+            problems.over_limit(
+                "(body)",
+                format!("at most {} messages per request", self.messages_per_request),
+            );
+        }
+        for (i, item) in items.iter().enumerate() {
+            match (item.kind, &item.sender) {
+                (MessageKind::User, None) => {
+                    problems.invalid(format!("[{i}].sender"), "a UserMessage needs a sender")
+                }
+                (MessageKind::User, Some(sender)) => match conversation.participants.get(sender) {
+                    Some(p) if p.access == Access::ReadWrite => {}
+                    Some(_) => problems.invalid(
+                        format!("[{i}].sender"),
+                        format!("{sender} may not send: their access is Read"),
+                    ),
+                    None => problems.invalid(
+                        format!("[{i}].sender"),
+                        format!("{sender} is not a participant of this conversation"),
+                    ),
+                },
+                (MessageKind::System, Some(_)) => {
+                    problems.invalid(format!("[{i}].sender"), "a SystemMessage has no sender")
+                }
+                (MessageKind::System, None) => {}
+            }
+            if item.text.is_empty() {
+                problems.invalid(format!("[{i}].text"), "must not be empty");
+            }
+            self.check_custom(&mut problems, &format!("[{i}].custom"), &item.custom);
+        }
+        problems.finish()
+    }
+
+    /// Checks an edit.
+    ///
+    /// # Errors
+    /// [`Invalid`] naming every bad field.
+    pub fn check_message_patch(&self, patch: &MessagePatch) -> Result<(), Invalid> {
+        let mut problems = Problems::default();
+        if patch.text.as_deref() == Some("") {
+            problems.invalid("text", "must not be empty");
+        }
+        if let Some(CustomPatch::Merge(changes)) = &patch.custom {
+            self.check_custom_changes(&mut problems, "custom", changes);
+        }
+        problems.finish()
+    }
+
+    /// Checks a message after an edit: the number of custom keys.
+    ///
+    /// # Errors
+    /// [`Invalid`] when the merged custom object has too many keys.
+    pub fn check_message(&self, message: &Message) -> Result<(), Invalid> {
+        let mut problems = Problems::default();
+        if message.custom.len() > self.custom_keys {
+            problems.over_limit("custom", format!("at most {} keys", self.custom_keys));
+        }
+        problems.finish()
+    }
+
+    fn check_custom(&self, problems: &mut Problems, path: &str, custom: &BTreeMap<String, String>) {
+        let as_changes: BTreeMap<String, Option<String>> = custom
+            .iter()
+            .map(|(k, v)| (k.clone(), Some(v.clone())))
+            .collect();
+        self.check_custom_changes(problems, path, &as_changes);
+    }
+}
+
+impl Conversation {
+    /// The participants other than the sender whose `readUntil` is at or after the message.
+    pub fn read_by(&self, message: &Message) -> Vec<&UserId> {
+        self.participants
+            .iter()
+            .filter(|(user, p)| {
+                Some(*user) != message.sender.as_ref() && p.read_until >= message.created_at
+            })
+            .map(|(user, _)| user)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conversation::Participant;
+    use crate::error::InvalidCode;
+
+    fn uid(raw: &str) -> UserId {
+        UserId::new(raw).unwrap()
+    }
+
+    fn conversation() -> Conversation {
+        let mut c = Conversation::new(ConversationId::new("c").unwrap(), 0);
+        c.participants.insert(uid("writer"), Participant::joined(0));
+        c.participants.insert(
+            uid("reader"),
+            Participant {
+                access: Access::Read,
+                ..Participant::joined(0)
+            },
+        );
+        c
+    }
+
+    fn user_message(sender: &str) -> NewMessage {
+        NewMessage {
+            kind: MessageKind::User,
+            sender: Some(uid(sender)),
+            text: "hi".into(),
+            custom: BTreeMap::new(),
+            referenced_message_id: None,
+            idempotency_key: None,
+        }
+    }
+
+    fn system_message() -> NewMessage {
+        NewMessage {
+            kind: MessageKind::System,
+            sender: None,
+            ..user_message("writer")
+        }
+    }
+
+    #[test]
+    fn generated_ids_are_msg_and_22_base62_characters() {
+        let a = MessageId::generate();
+        let b = MessageId::generate();
+        assert_ne!(a, b);
+        let tail = a.as_str().strip_prefix("msg_").unwrap();
+        assert_eq!(tail.len(), 22);
+        assert!(tail.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn senders_must_be_read_write_participants_and_system_messages_have_none() {
+        let limits = Limits::default();
+        let c = conversation();
+        assert_eq!(
+            limits.check_send(&c, &[user_message("writer"), system_message()]),
+            Ok(())
+        );
+        let mut no_sender = user_message("writer");
+        no_sender.sender = None;
+        let mut system_with_sender = system_message();
+        system_with_sender.sender = Some(uid("writer"));
+        let err = limits
+            .check_send(
+                &c,
+                &[
+                    user_message("writer"),
+                    user_message("reader"),
+                    user_message("stranger"),
+                    no_sender,
+                    system_with_sender,
+                ],
+            )
+            .unwrap_err();
+        let keys: Vec<&String> = err.reasons.keys().collect();
+        assert_eq!(
+            keys,
+            ["[1].sender", "[2].sender", "[3].sender", "[4].sender"]
+        );
+    }
+
+    #[test]
+    fn one_to_ten_messages_per_request() {
+        let limits = Limits::default();
+        let c = conversation();
+        assert!(limits.check_send(&c, &[]).is_err());
+        assert_eq!(limits.check_send(&c, &vec![system_message(); 10]), Ok(()));
+        let err = limits
+            .check_send(&c, &vec![system_message(); 11])
+            .unwrap_err();
+        assert_eq!(err.code, InvalidCode::LimitExceeded);
+    }
+
+    #[test]
+    fn message_custom_has_the_conversation_limits() {
+        let limits = Limits::default();
+        let mut m = system_message();
+        m.custom.insert("k".into(), "v".repeat(10_001));
+        let err = limits.check_send(&conversation(), &[m]).unwrap_err();
+        assert!(err.reasons.contains_key("[0].custom.k"), "{err:?}");
+    }
+
+    #[test]
+    fn read_by_lists_other_participants_who_read_up_to_the_message() {
+        let mut c = conversation();
+        c.participants.insert(uid("late"), Participant::joined(500));
+        c.participants.get_mut(&uid("reader")).unwrap().read_until = 100;
+        let m = Message {
+            id: MessageId::generate(),
+            conversation_id: c.id.clone(),
+            kind: MessageKind::User,
+            sender: Some(uid("writer")),
+            text: "t".into(),
+            custom: BTreeMap::new(),
+            created_at: 100,
+            edited_at: None,
+            referenced_message_id: None,
+        };
+        let names: Vec<&str> = c.read_by(&m).iter().map(|u| u.as_str()).collect();
+        assert_eq!(names, ["late", "reader"]);
+    }
+
+    #[test]
+    fn edits_replace_text_merge_custom_and_set_edited_at() {
+        let mut m = Message {
+            id: MessageId::generate(),
+            conversation_id: ConversationId::new("c").unwrap(),
+            kind: MessageKind::System,
+            sender: None,
+            text: "old".into(),
+            custom: BTreeMap::from([("a".into(), "1".into()), ("b".into(), "2".into())]),
+            created_at: 1,
+            edited_at: None,
+            referenced_message_id: None,
+        };
+        m.apply(
+            &MessagePatch {
+                text: Some("new".into()),
+                custom: Some(CustomPatch::Merge(BTreeMap::from([
+                    ("a".into(), None),
+                    ("c".into(), Some("3".into())),
+                ]))),
+            },
+            9,
+        );
+        assert_eq!(m.text, "new");
+        assert_eq!(
+            m.custom,
+            BTreeMap::from([("b".into(), "2".into()), ("c".into(), "3".into())])
+        );
+        assert_eq!(m.edited_at, Some(9));
+    }
+}

@@ -1,0 +1,87 @@
+//! Bulk import of whole conversations (with their last message), for seeding and migrations:
+//! many conversations per transaction, multi-row inserts, no per-row round trips.
+
+use diesel::prelude::*;
+use parley_domain::{AppId, Conversation, RepositoryError};
+
+use crate::error::DbError;
+use crate::models::{ConversationRow, NewMessageRow, ParticipantRow};
+use crate::schema::{conversations, messages, participants};
+use crate::DieselStore;
+
+/// Rows per multi-row INSERT, well below SQLite's limit on bound variables.
+const CHUNK: usize = 500;
+
+#[derive(Insertable)]
+#[diesel(table_name = messages)]
+struct SeqMessageRow<'a> {
+    seq: i64,
+    #[diesel(embed)]
+    row: NewMessageRow<'a>,
+}
+
+impl DieselStore {
+    /// Stores new conversations with their participants and, where set, their last message, in
+    /// one transaction. Blocking: call it from a plain thread or `spawn_blocking`.
+    ///
+    /// # Errors
+    /// `Conflict` when a conversation already exists (nothing is written); `Unavailable`/`Other`.
+    pub fn import_blocking(
+        &self,
+        app: &AppId,
+        batch: &[Conversation],
+    ) -> Result<(), RepositoryError> {
+        let _turn = self
+            .writer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut conn = self.pool.get().map_err(DbError::Pool)?;
+        conn.immediate_transaction(|tx| {
+            let base: i64 = messages::table
+                .select(diesel::dsl::max(messages::seq))
+                .first::<Option<i64>>(tx)?
+                .unwrap_or(0);
+            let mut next_seq = base;
+            let mut conversation_rows = Vec::with_capacity(batch.len());
+            let mut message_rows = Vec::new();
+            for c in batch {
+                let mut row = ConversationRow::new(app, c, 1);
+                if let Some(m) = &c.last_message {
+                    next_seq += 1;
+                    row.last_message_seq = Some(next_seq);
+                    row.last_activity = m.created_at;
+                    message_rows.push(SeqMessageRow {
+                        seq: next_seq,
+                        row: NewMessageRow::new(app, m),
+                    });
+                }
+                conversation_rows.push(row);
+            }
+            for chunk in conversation_rows.chunks(CHUNK) {
+                diesel::insert_into(conversations::table)
+                    .values(chunk)
+                    .execute(tx)?;
+            }
+            let participant_rows: Vec<ParticipantRow> = batch
+                .iter()
+                .flat_map(|c| {
+                    c.participants
+                        .iter()
+                        .map(|(user, p)| ParticipantRow::new(app, &c.id, user, p))
+                })
+                .collect();
+            for chunk in participant_rows.chunks(CHUNK) {
+                diesel::insert_into(participants::table)
+                    .values(chunk)
+                    .execute(tx)?;
+            }
+            for chunk in message_rows.chunks(CHUNK) {
+                diesel::insert_into(messages::table)
+                    .values(chunk)
+                    .execute(tx)?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .map_err(RepositoryError::from)
+    }
+}

@@ -1,0 +1,274 @@
+//! `MessageRepository` on diesel. A send is one write transaction: the messages, their
+//! idempotency keys, the senders' `readUntil` and the conversation's last message.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use parley_domain::{
+    AppId, ConversationId, Message, MessageId, MessageRecord, MessageRepository, RepositoryError,
+    Versioned,
+};
+
+use crate::error::DbError;
+use crate::models::{encode_custom, MessageRow, NewMessageRow};
+use crate::schema::{conversations, idempotency_keys, messages, participants};
+use crate::{DbConnection, DieselStore};
+
+fn corrupt(e: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(e.to_string())
+}
+
+/// Makes the newest remaining message the conversation's last one (or none).
+pub(crate) fn refresh_last_message(
+    conn: &mut DbConnection,
+    app: &str,
+    conversation: &str,
+) -> Result<(), DbError> {
+    let newest: Option<(i64, i64)> = messages::table
+        .filter(messages::app_id.eq(app))
+        .filter(messages::conversation_id.eq(conversation))
+        .order(messages::seq.desc())
+        .select((messages::seq, messages::created_at))
+        .first(conn)
+        .optional()?;
+    let target = conversations::table.find((app, conversation));
+    match newest {
+        Some((seq, at)) => diesel::update(target)
+            .set((
+                conversations::last_message_seq.eq(Some(seq)),
+                conversations::last_activity.eq(at),
+            ))
+            .execute(conn)?,
+        None => diesel::update(target)
+            .set((
+                conversations::last_message_seq.eq(None::<i64>),
+                conversations::last_activity.eq(conversations::created_at),
+            ))
+            .execute(conn)?,
+    };
+    Ok(())
+}
+
+fn insert_all(
+    tx: &mut DbConnection,
+    app: &AppId,
+    conversation: &ConversationId,
+    records: &[MessageRecord],
+    idempotent_since: i64,
+) -> Result<Option<Vec<MessageId>>, DbError> {
+    let (app_s, conv_s) = (app.as_str(), conversation.as_str());
+    let exists = conversations::table
+        .find((app_s, conv_s))
+        .select(conversations::version)
+        .first::<i64>(tx)
+        .optional()?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let mut ids = Vec::with_capacity(records.len());
+    let mut newest = None;
+    for record in records {
+        let message = &record.message;
+        if let Some(key) = &record.idempotency_key {
+            let this_key = idempotency_keys::table.find((app_s, conv_s, key.as_str()));
+            let seen: Option<(String, i64)> = this_key
+                .select((idempotency_keys::message_id, idempotency_keys::created_at))
+                .first(tx)
+                .optional()?;
+            match seen {
+                Some((first_id, at)) if at >= idempotent_since => {
+                    ids.push(MessageId::new(first_id).map_err(corrupt)?);
+                    continue;
+                }
+                Some(_) => {
+                    diesel::delete(this_key).execute(tx)?;
+                }
+                None => {}
+            }
+            // A concurrent send of the same key makes this a unique violation: Conflict.
+            diesel::insert_into(idempotency_keys::table)
+                .values((
+                    idempotency_keys::app_id.eq(app_s),
+                    idempotency_keys::conversation_id.eq(conv_s),
+                    idempotency_keys::key.eq(key.as_str()),
+                    idempotency_keys::message_id.eq(message.id.as_str()),
+                    idempotency_keys::created_at.eq(message.created_at),
+                ))
+                .execute(tx)?;
+        }
+        let seq: i64 = diesel::insert_into(messages::table)
+            .values(NewMessageRow::new(app, message))
+            .returning(messages::seq)
+            .get_result(tx)?;
+        newest = Some((seq, message.created_at));
+        ids.push(message.id.clone());
+        if let Some(sender) = &message.sender {
+            diesel::update(
+                participants::table
+                    .filter(participants::app_id.eq(app_s))
+                    .filter(participants::conversation_id.eq(conv_s))
+                    .filter(participants::user_id.eq(sender.as_str()))
+                    .filter(participants::read_until.lt(message.created_at)),
+            )
+            .set(participants::read_until.eq(message.created_at))
+            .execute(tx)?;
+        }
+    }
+    if let Some((seq, at)) = newest {
+        diesel::update(conversations::table.find((app_s, conv_s)))
+            .set((
+                conversations::last_message_seq.eq(Some(seq)),
+                conversations::last_activity.eq(at),
+            ))
+            .execute(tx)?;
+    }
+    Ok(Some(ids))
+}
+
+#[async_trait]
+impl MessageRepository for DieselStore {
+    async fn insert_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[MessageRecord],
+        idempotent_since: i64,
+    ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
+        let (app, conversation, records) = (app.clone(), conversation.clone(), records.to_vec());
+        self.run_write(move |conn| {
+            conn.immediate_transaction(|tx| {
+                insert_all(tx, &app, &conversation, &records, idempotent_since)
+            })
+        })
+        .await
+    }
+
+    async fn find_message(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<Option<Versioned<Message>>, RepositoryError> {
+        let (app, conversation, id) = (
+            app.as_str().to_owned(),
+            conversation.as_str().to_owned(),
+            id.as_str().to_owned(),
+        );
+        self.run(move |conn| {
+            let row: Option<MessageRow> = messages::table
+                .filter(messages::app_id.eq(&app))
+                .filter(messages::id.eq(&id))
+                .filter(messages::conversation_id.eq(&conversation))
+                .select(MessageRow::as_select())
+                .first(conn)
+                .optional()?;
+            row.map(|r| {
+                let version = r.version;
+                r.into_domain().map(|value| Versioned { value, version })
+            })
+            .transpose()
+        })
+        .await
+    }
+
+    async fn list_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        limit: usize,
+        starting_after: Option<MessageId>,
+    ) -> Result<Option<Vec<Message>>, RepositoryError> {
+        let (app, conversation) = (app.as_str().to_owned(), conversation.as_str().to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            conn.transaction(|tx| {
+                let mut q = messages::table
+                    .filter(messages::app_id.eq(&app))
+                    .filter(messages::conversation_id.eq(&conversation))
+                    .into_boxed();
+                if let Some(after) = &starting_after {
+                    let seq: Option<i64> = messages::table
+                        .filter(messages::app_id.eq(&app))
+                        .filter(messages::id.eq(after.as_str()))
+                        .filter(messages::conversation_id.eq(&conversation))
+                        .select(messages::seq)
+                        .first(tx)
+                        .optional()?;
+                    let Some(seq) = seq else {
+                        return Ok(None);
+                    };
+                    q = q.filter(messages::seq.lt(seq));
+                }
+                let rows: Vec<MessageRow> = q
+                    .order(messages::seq.desc())
+                    .limit(limit)
+                    .select(MessageRow::as_select())
+                    .load(tx)?;
+                rows.into_iter()
+                    .map(MessageRow::into_domain)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some)
+            })
+        })
+        .await
+    }
+
+    async fn update_message(
+        &self,
+        app: &AppId,
+        before: &Versioned<Message>,
+        after: &Message,
+    ) -> Result<(), RepositoryError> {
+        let (app, version, after) = (app.as_str().to_owned(), before.version, after.clone());
+        self.run_write(move |conn| {
+            let updated = diesel::update(
+                messages::table
+                    .filter(messages::app_id.eq(&app))
+                    .filter(messages::id.eq(after.id.as_str()))
+                    .filter(messages::version.eq(version)),
+            )
+            .set((
+                messages::text.eq(&after.text),
+                messages::custom.eq(encode_custom(&after.custom)),
+                messages::edited_at.eq(after.edited_at),
+                messages::version.eq(messages::version + 1),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                Err(DbError::Conflict)
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn delete_message(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Result<bool, RepositoryError> {
+        let (app, conversation, id) = (
+            app.as_str().to_owned(),
+            conversation.as_str().to_owned(),
+            id.as_str().to_owned(),
+        );
+        self.run_write(move |conn| {
+            conn.immediate_transaction(|tx| {
+                let deleted = diesel::delete(
+                    messages::table
+                        .filter(messages::app_id.eq(&app))
+                        .filter(messages::id.eq(&id))
+                        .filter(messages::conversation_id.eq(&conversation)),
+                )
+                .execute(tx)?;
+                if deleted == 0 {
+                    return Ok(false);
+                }
+                refresh_last_message(tx, &app, &conversation)?;
+                Ok(true)
+            })
+        })
+        .await
+    }
+}
