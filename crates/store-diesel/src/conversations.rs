@@ -145,7 +145,7 @@ struct Moved {
 /// The IDs and sort keys of one page, placed as of `walk.snapshot`.
 ///
 /// Conversations untouched since the snapshot are paged straight from the covering index; the
-/// few that received messages after it are placed by their newest message up to the snapshot.
+/// few whose messages changed after it are placed by their newest message as of the snapshot.
 fn rank_page(
     conn: &mut DbConnection,
     app: &str,
@@ -163,7 +163,7 @@ fn rank_page(
     // Only fixed column names and operators are formatted into the SQL; values are bound.
     let mut sql = format!(
         "SELECT id, {key} AS sort_key FROM conversations \
-         WHERE app_id = ? AND (last_message_seq IS NULL OR last_message_seq <= ?)"
+         WHERE app_id = ? AND (activity_seq IS NULL OR activity_seq <= ?)"
     );
     if walk.after.is_some() {
         sql.push_str(&format!(
@@ -202,13 +202,17 @@ fn rank_page(
         .map(|r| (r.id, r.sort_key))
         .collect();
 
+    // A message existed at the snapshot when it was stored at or before it and not deleted by
+    // then (deleted messages are kept as tombstones with the seq of their deletion).
     let moved: Vec<Moved> = diesel::sql_query(
         "SELECT c.id, c.created_at, \
            (SELECT m.created_at FROM messages m \
              WHERE m.app_id = c.app_id AND m.conversation_id = c.id AND m.seq <= ? \
+               AND (m.deleted_seq IS NULL OR m.deleted_seq > ?) \
              ORDER BY m.seq DESC LIMIT 1) AS as_of \
-         FROM conversations c WHERE c.app_id = ? AND c.last_message_seq > ?",
+         FROM conversations c WHERE c.app_id = ? AND c.activity_seq > ?",
     )
+    .bind::<BigInt, _>(walk.snapshot)
     .bind::<BigInt, _>(walk.snapshot)
     .bind::<Text, _>(app)
     .bind::<BigInt, _>(walk.snapshot)
@@ -370,13 +374,7 @@ impl ConversationRepository for DieselStore {
     }
 
     async fn snapshot(&self) -> Result<i64, RepositoryError> {
-        self.run(|conn| {
-            let newest: Option<i64> = messages::table
-                .select(diesel::dsl::max(messages::seq))
-                .first(conn)?;
-            Ok(newest.unwrap_or(0))
-        })
-        .await
+        self.run(crate::messages::current_seq).await
     }
 
     async fn standing(

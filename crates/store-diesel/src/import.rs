@@ -5,20 +5,13 @@ use diesel::prelude::*;
 use parley_domain::{AppId, Conversation, RepositoryError};
 
 use crate::error::DbError;
+use crate::messages::next_seq;
 use crate::models::{ConversationRow, NewMessageRow, ParticipantRow};
 use crate::schema::{conversations, messages, participants};
 use crate::DieselStore;
 
 /// Rows per multi-row INSERT, well below SQLite's limit on bound variables.
 const CHUNK: usize = 500;
-
-#[derive(Insertable)]
-#[diesel(table_name = messages)]
-struct SeqMessageRow<'a> {
-    seq: i64,
-    #[diesel(embed)]
-    row: NewMessageRow<'a>,
-}
 
 impl DieselStore {
     /// Stores new conversations with their participants and, where set, their last message, in
@@ -37,11 +30,8 @@ impl DieselStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut conn = self.pool.get().map_err(DbError::Pool)?;
         conn.immediate_transaction(|tx| {
-            let base: i64 = messages::table
-                .select(diesel::dsl::max(messages::seq))
-                .first::<Option<i64>>(tx)?
-                .unwrap_or(0);
-            let mut next_seq = base;
+            let with_message = batch.iter().filter(|c| c.last_message.is_some()).count();
+            let mut next_seq = next_seq(tx, i64::try_from(with_message).unwrap_or(i64::MAX))? - 1;
             let mut conversation_rows = Vec::with_capacity(batch.len());
             let mut message_rows = Vec::new();
             for c in batch {
@@ -49,11 +39,9 @@ impl DieselStore {
                 if let Some(m) = &c.last_message {
                     next_seq += 1;
                     row.last_message_seq = Some(next_seq);
+                    row.activity_seq = Some(next_seq);
                     row.last_activity = m.created_at;
-                    message_rows.push(SeqMessageRow {
-                        seq: next_seq,
-                        row: NewMessageRow::new(app, m),
-                    });
+                    message_rows.push(NewMessageRow::new(app, m, next_seq));
                 }
                 conversation_rows.push(row);
             }

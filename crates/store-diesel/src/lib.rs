@@ -20,6 +20,7 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use parley_domain::RepositoryError;
+use tokio::sync::Semaphore;
 
 pub use error::OpenError;
 
@@ -79,7 +80,8 @@ struct SqlitePragmas {
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {};",
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
+             PRAGMA cache_size = -8000;",
             self.busy_timeout_ms,
             self.synchronous.pragma()
         ))
@@ -94,6 +96,11 @@ pub struct DieselStore {
     /// SQLite has one writer at a time. Writers of this process queue here instead of in
     /// SQLite's busy handler, whose sleeps (up to 100 ms each) would dominate tail latency.
     writer: Arc<Mutex<()>>,
+    /// Admission to the blocking pool: requests wait here, asynchronously, rather than as
+    /// blocked threads contending for pooled connections. One permit is kept for the writer,
+    /// so queued writes never hold up reads and reads never starve the writer.
+    readers: Arc<Semaphore>,
+    writers: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for DieselStore {
@@ -113,8 +120,10 @@ impl DieselStore {
         let url = options.path.to_string_lossy().into_owned();
         let manager = ConnectionManager::<SqliteConnection>::new(url);
         let pool = Pool::builder()
-            .max_size(options.pool_size.max(1))
+            .max_size(options.pool_size.max(2))
             .connection_timeout(options.connection_timeout)
+            // A dead SQLite connection is not a thing; checking costs a query per request.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SqlitePragmas {
                 busy_timeout_ms: options.busy_timeout.as_millis(),
                 synchronous: options.synchronous,
@@ -132,6 +141,10 @@ impl DieselStore {
         Ok(Self {
             pool,
             writer: Arc::new(Mutex::new(())),
+            readers: Arc::new(Semaphore::new(
+                usize::try_from(options.pool_size.max(2) - 1).unwrap_or(1),
+            )),
+            writers: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -162,6 +175,15 @@ impl DieselStore {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, error::DbError> + Send + 'static,
     {
+        let gate = if writer.is_some() {
+            &self.writers
+        } else {
+            &self.readers
+        };
+        let _admitted = gate
+            .acquire()
+            .await
+            .map_err(|_| RepositoryError::Unavailable("the store is closed".into()))?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             // The turn comes before the connection, so queued writers do not hold connections

@@ -10,11 +10,29 @@ use parley_domain::{
 
 use crate::error::DbError;
 use crate::models::{encode_custom, MessageRow, NewMessageRow};
-use crate::schema::{conversations, idempotency_keys, messages, participants};
+use crate::schema::{conversations, counters, idempotency_keys, messages, participants};
 use crate::{DbConnection, DieselStore};
 
 fn corrupt(e: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(e.to_string())
+}
+
+/// Takes `n` values of the activity counter and answers the first of them.
+pub(crate) fn next_seq(conn: &mut DbConnection, n: i64) -> Result<i64, DbError> {
+    let last: i64 = diesel::update(counters::table.find("activity"))
+        .set(counters::value.eq(counters::value + n))
+        .returning(counters::value)
+        .get_result(conn)?;
+    Ok(last - n + 1)
+}
+
+/// The activity counter's current value: every message stored or deleted so far has a seq at
+/// or below it.
+pub(crate) fn current_seq(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(counters::table
+        .find("activity")
+        .select(counters::value)
+        .first(conn)?)
 }
 
 /// Makes the newest remaining message the conversation's last one (or none).
@@ -26,6 +44,7 @@ pub(crate) fn refresh_last_message(
     let newest: Option<(i64, i64)> = messages::table
         .filter(messages::app_id.eq(app))
         .filter(messages::conversation_id.eq(conversation))
+        .filter(messages::deleted_seq.is_null())
         .order(messages::seq.desc())
         .select((messages::seq, messages::created_at))
         .first(conn)
@@ -95,10 +114,10 @@ fn insert_all(
                 ))
                 .execute(tx)?;
         }
-        let seq: i64 = diesel::insert_into(messages::table)
-            .values(NewMessageRow::new(app, message))
-            .returning(messages::seq)
-            .get_result(tx)?;
+        let seq = next_seq(tx, 1)?;
+        diesel::insert_into(messages::table)
+            .values(NewMessageRow::new(app, message, seq))
+            .execute(tx)?;
         newest = Some((seq, message.created_at));
         ids.push(message.id.clone());
         if let Some(sender) = &message.sender {
@@ -118,6 +137,7 @@ fn insert_all(
             .set((
                 conversations::last_message_seq.eq(Some(seq)),
                 conversations::last_activity.eq(at),
+                conversations::activity_seq.eq(Some(seq)),
             ))
             .execute(tx)?;
     }
@@ -158,6 +178,7 @@ impl MessageRepository for DieselStore {
                 .filter(messages::app_id.eq(&app))
                 .filter(messages::id.eq(&id))
                 .filter(messages::conversation_id.eq(&conversation))
+                .filter(messages::deleted_seq.is_null())
                 .select(MessageRow::as_select())
                 .first(conn)
                 .optional()?;
@@ -184,12 +205,14 @@ impl MessageRepository for DieselStore {
                 let mut q = messages::table
                     .filter(messages::app_id.eq(&app))
                     .filter(messages::conversation_id.eq(&conversation))
+                    .filter(messages::deleted_seq.is_null())
                     .into_boxed();
                 if let Some(after) = &starting_after {
                     let seq: Option<i64> = messages::table
                         .filter(messages::app_id.eq(&app))
                         .filter(messages::id.eq(after.as_str()))
                         .filter(messages::conversation_id.eq(&conversation))
+                        .filter(messages::deleted_seq.is_null())
                         .select(messages::seq)
                         .first(tx)
                         .optional()?;
@@ -224,7 +247,8 @@ impl MessageRepository for DieselStore {
                 messages::table
                     .filter(messages::app_id.eq(&app))
                     .filter(messages::id.eq(after.id.as_str()))
-                    .filter(messages::version.eq(version)),
+                    .filter(messages::version.eq(version))
+                    .filter(messages::deleted_seq.is_null()),
             )
             .set((
                 messages::text.eq(&after.text),
@@ -255,16 +279,28 @@ impl MessageRepository for DieselStore {
         );
         self.run_write(move |conn| {
             conn.immediate_transaction(|tx| {
-                let deleted = diesel::delete(
+                // A tombstone keeps the conversation's place in running listing walks; the
+                // content is gone.
+                let seq = next_seq(tx, 1)?;
+                let deleted = diesel::update(
                     messages::table
                         .filter(messages::app_id.eq(&app))
                         .filter(messages::id.eq(&id))
-                        .filter(messages::conversation_id.eq(&conversation)),
+                        .filter(messages::conversation_id.eq(&conversation))
+                        .filter(messages::deleted_seq.is_null()),
                 )
+                .set((
+                    messages::deleted_seq.eq(Some(seq)),
+                    messages::text.eq(""),
+                    messages::custom.eq("{}"),
+                ))
                 .execute(tx)?;
                 if deleted == 0 {
                     return Ok(false);
                 }
+                diesel::update(conversations::table.find((app.as_str(), conversation.as_str())))
+                    .set(conversations::activity_seq.eq(Some(seq)))
+                    .execute(tx)?;
                 refresh_last_message(tx, &app, &conversation)?;
                 Ok(true)
             })

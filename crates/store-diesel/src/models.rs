@@ -25,6 +25,7 @@ pub(crate) struct ConversationRow {
     pub version: i64,
     pub last_message_seq: Option<i64>,
     pub last_activity: i64,
+    pub activity_seq: Option<i64>,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -56,6 +57,7 @@ pub(crate) struct MessageRow {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = messages)]
 pub(crate) struct NewMessageRow<'a> {
+    pub seq: i64,
     pub app_id: &'a str,
     pub conversation_id: &'a str,
     pub id: &'a str,
@@ -97,6 +99,7 @@ impl ConversationRow {
             version,
             last_message_seq: None,
             last_activity: c.created_at,
+            activity_seq: None,
         }
     }
 
@@ -182,8 +185,9 @@ impl MessageRow {
 }
 
 impl<'a> NewMessageRow<'a> {
-    pub fn new(app: &'a AppId, m: &'a Message) -> Self {
+    pub fn new(app: &'a AppId, m: &'a Message, seq: i64) -> Self {
         Self {
+            seq,
             app_id: app.as_str(),
             conversation_id: m.conversation_id.as_str(),
             id: m.id.as_str(),

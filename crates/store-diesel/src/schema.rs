@@ -21,6 +21,14 @@ diesel::table! {
         version -> BigInt,
         last_message_seq -> Nullable<BigInt>,
         last_activity -> BigInt,
+        activity_seq -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
     }
 }
 
@@ -49,6 +57,7 @@ diesel::table! {
         edited_at -> Nullable<BigInt>,
         referenced_message_id -> Nullable<Text>,
         version -> BigInt,
+        deleted_seq -> Nullable<BigInt>,
     }
 }
 
@@ -67,5 +76,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     participants,
     messages,
-    idempotency_keys
+    idempotency_keys,
+    counters
 );

@@ -22,13 +22,26 @@ struct Stored {
     seq: i64,
     version: i64,
     message: Message,
+    /// Set when deleted: the message stays as a tombstone so that running listing walks can
+    /// still place its conversation as of their snapshot.
+    deleted_seq: Option<i64>,
+}
+
+impl Stored {
+    fn live(&self) -> bool {
+        self.deleted_seq.is_none()
+    }
+
+    fn existed_at(&self, snapshot: i64) -> bool {
+        self.seq <= snapshot && self.deleted_seq.is_none_or(|d| d > snapshot)
+    }
 }
 
 #[derive(Debug, Default)]
 struct Data {
     /// Conversations without their last message (that is derived from `messages`).
     conversations: HashMap<Key, Versioned<Conversation>>,
-    /// Each conversation's messages in the order they were stored.
+    /// Each conversation's messages in the order they were stored, tombstones included.
     messages: HashMap<Key, Vec<Stored>>,
     idempotency: HashMap<(AppId, ConversationId, String), (MessageId, i64)>,
     seq: i64,
@@ -41,7 +54,7 @@ impl Data {
         found.value.last_message = self
             .messages
             .get(key)
-            .and_then(|m| m.last())
+            .and_then(|m| m.iter().rev().find(|s| s.live()))
             .map(|s| s.message.clone());
         Some(found)
     }
@@ -51,7 +64,7 @@ impl Data {
         self.messages.get(key).and_then(|m| {
             m.iter()
                 .rev()
-                .find(|s| s.seq <= snapshot)
+                .find(|s| s.existed_at(snapshot))
                 .map(|s| s.message.created_at)
         })
     }
@@ -236,6 +249,7 @@ impl MessageRepository for MemoryStore {
                 seq,
                 version: 1,
                 message: message.clone(),
+                deleted_seq: None,
             });
             if let Some(sender) = &message.sender {
                 if let Some(c) = data.conversations.get_mut(&key) {
@@ -257,10 +271,12 @@ impl MessageRepository for MemoryStore {
     ) -> Result<Option<Versioned<Message>>, RepositoryError> {
         let data = self.lock()?;
         Ok(data.messages.get(&key(app, conversation)).and_then(|m| {
-            m.iter().find(|s| &s.message.id == id).map(|s| Versioned {
-                value: s.message.clone(),
-                version: s.version,
-            })
+            m.iter()
+                .find(|s| s.live() && &s.message.id == id)
+                .map(|s| Versioned {
+                    value: s.message.clone(),
+                    version: s.version,
+                })
         }))
     }
 
@@ -272,8 +288,11 @@ impl MessageRepository for MemoryStore {
         starting_after: Option<MessageId>,
     ) -> Result<Option<Vec<Message>>, RepositoryError> {
         let data = self.lock()?;
-        let empty = Vec::new();
-        let all = data.messages.get(&key(app, conversation)).unwrap_or(&empty);
+        let all: Vec<&Stored> = data
+            .messages
+            .get(&key(app, conversation))
+            .map(|m| m.iter().filter(|s| s.live()).collect())
+            .unwrap_or_default();
         let end = match &starting_after {
             None => all.len(),
             Some(after) => match all.iter().position(|s| &s.message.id == after) {
@@ -301,7 +320,10 @@ impl MessageRepository for MemoryStore {
         let stored = data
             .messages
             .get_mut(&key(app, &before.value.conversation_id))
-            .and_then(|m| m.iter_mut().find(|s| s.message.id == before.value.id));
+            .and_then(|m| {
+                m.iter_mut()
+                    .find(|s| s.live() && s.message.id == before.value.id)
+            });
         match stored {
             Some(s) if s.version == before.version => {
                 s.message = after.clone();
@@ -319,12 +341,19 @@ impl MessageRepository for MemoryStore {
         id: &MessageId,
     ) -> Result<bool, RepositoryError> {
         let mut data = self.lock()?;
-        let Some(all) = data.messages.get_mut(&key(app, conversation)) else {
+        let seq = data.seq + 1;
+        let Some(found) = data
+            .messages
+            .get_mut(&key(app, conversation))
+            .and_then(|m| m.iter_mut().find(|s| s.live() && &s.message.id == id))
+        else {
             return Ok(false);
         };
-        let before = all.len();
-        all.retain(|s| &s.message.id != id);
-        Ok(all.len() != before)
+        found.deleted_seq = Some(seq);
+        found.message.text.clear();
+        found.message.custom.clear();
+        data.seq = seq;
+        Ok(true)
     }
 }
 

@@ -993,3 +993,128 @@ pub async fn a_walk_lists_every_conversation_once_while_others_receive_messages(
         }
     }
 }
+
+pub async fn a_walk_places_conversations_as_of_its_snapshot_when_messages_are_deleted(s: &Stores) {
+    listing_fixture(s, &[Some(100), Some(300), Some(200)]).await;
+    let newest = send(s, "c0", vec![record("c0", Some("u"), "newest", 500)]).await;
+    let walk = fresh_walk(s).await;
+    assert!(s
+        .messages
+        .delete_message(&app("a"), &cid("c0"), &newest[0])
+        .await
+        .unwrap());
+    let page = ids_of(s, &ConversationQuery::default(), &walk).await;
+    assert_eq!(
+        names(&page),
+        ["c0", "c1", "c2"],
+        "placed as of the snapshot"
+    );
+    assert_eq!(page[0].1, 500);
+    let listed = s
+        .conversations
+        .list(&app("a"), &ConversationQuery::default(), &walk)
+        .await
+        .unwrap();
+    assert_eq!(
+        listed[0].0.last_message.as_ref().unwrap().text,
+        "m",
+        "but current"
+    );
+    let now = fresh_walk(s).await;
+    assert_eq!(
+        names(&ids_of(s, &ConversationQuery::default(), &now).await),
+        ["c1", "c2", "c0"]
+    );
+    // A message deleted before the snapshot does not count, one stored after it neither.
+    let only = s
+        .messages
+        .list_messages(&app("a"), &cid("c2"), 10, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(s
+        .messages
+        .delete_message(&app("a"), &cid("c2"), &only[0].id)
+        .await
+        .unwrap());
+    let later = fresh_walk(s).await;
+    send(s, "c2", vec![record("c2", Some("u"), "after", 900)]).await;
+    let filtered = ConversationQuery {
+        last_message_after: Some(0),
+        ..Default::default()
+    };
+    assert_eq!(names(&ids_of(s, &filtered, &later).await), ["c1", "c0"]);
+}
+
+pub async fn a_walk_lists_every_conversation_once_while_messages_are_deleted(s: &Stores) {
+    const N: usize = 30;
+    let mut sent: Vec<Vec<MessageId>> = Vec::new();
+    for i in 0..N {
+        let id = format!("c{i}");
+        conversation_with(s, "a", &id, &["u"], 1000 + i as i64).await;
+        let ids = send(
+            s,
+            &id,
+            vec![
+                record(&id, Some("u"), "old", 2000 + i as i64),
+                record(&id, Some("u"), "new", 5000 + ((i * 7) % N) as i64),
+            ],
+        )
+        .await;
+        sent.push(ids);
+    }
+    let service = ConversationService::new(
+        s.conversations.clone(),
+        s.cursors.clone(),
+        Arc::new(SystemClock),
+        Limits::default(),
+    );
+    for direction in [Direction::Desc, Direction::Asc] {
+        let mut seen = Vec::new();
+        let mut after: Option<ConversationId> = None;
+        let mut round = 0;
+        loop {
+            let query = ConversationQuery {
+                limit: 3,
+                starting_after: after.clone(),
+                direction,
+                ..Default::default()
+            };
+            let page = service.list(&app("a"), &query).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            seen.extend(page.iter().map(|c| c.id.as_str().to_string()));
+            after = page.last().map(|c| c.id.clone());
+            // Between pages, newest messages disappear ahead of and behind the cursor, and new
+            // ones arrive.
+            round += 1;
+            for target in [(round * 5) % N, (round * 11 + 2) % N] {
+                let id = format!("c{target}");
+                if let Some(newest) = sent[target].pop() {
+                    s.messages
+                        .delete_message(&app("a"), &cid(&id), &newest)
+                        .await
+                        .unwrap();
+                } else {
+                    let ids = send(
+                        s,
+                        &id,
+                        vec![record(&id, Some("u"), "again", 9000 + round as i64)],
+                    )
+                    .await;
+                    sent[target].extend(ids);
+                }
+            }
+        }
+        let mut sorted = seen.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(
+            sorted.len(),
+            seen.len(),
+            "listed twice ({direction:?}): {seen:?}"
+        );
+        assert_eq!(seen.len(), N, "missing ({direction:?}): {seen:?}");
+    }
+}

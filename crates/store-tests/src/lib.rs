@@ -56,6 +56,8 @@ macro_rules! contract_suite {
             listing_places_conversations_by_their_last_message_as_of_the_snapshot,
             standing_reports_creation_and_last_message_time,
             a_walk_lists_every_conversation_once_while_others_receive_messages,
+            a_walk_places_conversations_as_of_its_snapshot_when_messages_are_deleted,
+            a_walk_lists_every_conversation_once_while_messages_are_deleted,
         );
     };
 }

@@ -241,12 +241,54 @@ impl Api {
         )
     }
 
+    pub fn post(&self, path: &str, body: &Value) -> Resp {
+        self.post_raw(path, body.to_string().as_bytes())
+    }
+
+    pub fn post_raw(&self, path: &str, body: &[u8]) -> Resp {
+        send(
+            "POST",
+            &self.url(path),
+            &[
+                ("Authorization", &self.auth()),
+                ("Content-Type", "application/json"),
+            ],
+            Some(body),
+        )
+    }
+
+    /// Any method with this client's key and the given extra headers.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Resp {
+        let auth = self.auth();
+        let mut all = vec![("Authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        send(method, &self.url(path), &all, body)
+    }
+
     /// GET that must succeed; the parsed body.
     pub fn fetch(&self, path: &str) -> Value {
         let resp = self.get(path);
         assert_eq!(resp.status, 200, "GET {path}: {}", resp.text);
         resp.json()
     }
+}
+
+/// Stores whole conversations (with their last message) straight into the SQLite file `db`
+/// through the storage layer's bulk import, e.g. to set exact timestamps before a server starts.
+pub fn seed(db: &Path, app: &str, conversations: &[parley_domain::Conversation]) {
+    let store =
+        parley_store_diesel::DieselStore::open_sqlite(&parley_store_diesel::SqliteOptions::new(db))
+            .expect("open the database to seed");
+    let app = parley_domain::AppId::new(app).expect("app ID");
+    store
+        .import_blocking(&app, conversations)
+        .expect("seed conversations");
 }
 
 /// Writes a raw HTTP/1.1 request and returns the status code of the answer.

@@ -1,8 +1,10 @@
-DROP INDEX conversations_by_last_message_seq;
+DROP INDEX conversations_by_activity_seq;
 DROP INDEX conversations_by_created;
 DROP INDEX conversations_by_activity;
+ALTER TABLE conversations DROP COLUMN activity_seq;
 ALTER TABLE conversations DROP COLUMN last_activity;
 ALTER TABLE conversations DROP COLUMN last_message_seq;
 DROP TABLE idempotency_keys;
 DROP TABLE messages;
+DROP TABLE counters;
 ALTER TABLE participants DROP COLUMN read_until;
