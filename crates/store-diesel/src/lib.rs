@@ -20,7 +20,6 @@ use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use parley_domain::RepositoryError;
-use tokio::sync::Semaphore;
 
 pub use error::OpenError;
 
@@ -96,11 +95,6 @@ pub struct DieselStore {
     /// SQLite has one writer at a time. Writers of this process queue here instead of in
     /// SQLite's busy handler, whose sleeps (up to 100 ms each) would dominate tail latency.
     writer: Arc<Mutex<()>>,
-    /// Admission to the blocking pool: requests wait here, asynchronously, rather than as
-    /// blocked threads contending for pooled connections. One permit is kept for the writer,
-    /// so queued writes never hold up reads and reads never starve the writer.
-    readers: Arc<Semaphore>,
-    writers: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for DieselStore {
@@ -120,7 +114,7 @@ impl DieselStore {
         let url = options.path.to_string_lossy().into_owned();
         let manager = ConnectionManager::<SqliteConnection>::new(url);
         let pool = Pool::builder()
-            .max_size(options.pool_size.max(2))
+            .max_size(options.pool_size.max(1))
             .connection_timeout(options.connection_timeout)
             // A dead SQLite connection is not a thing; checking costs a query per request.
             .test_on_check_out(false)
@@ -141,10 +135,6 @@ impl DieselStore {
         Ok(Self {
             pool,
             writer: Arc::new(Mutex::new(())),
-            readers: Arc::new(Semaphore::new(
-                usize::try_from(options.pool_size.max(2) - 1).unwrap_or(1),
-            )),
-            writers: Arc::new(Semaphore::new(1)),
         })
     }
 
@@ -175,15 +165,6 @@ impl DieselStore {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, error::DbError> + Send + 'static,
     {
-        let gate = if writer.is_some() {
-            &self.writers
-        } else {
-            &self.readers
-        };
-        let _admitted = gate
-            .acquire()
-            .await
-            .map_err(|_| RepositoryError::Unavailable("the store is closed".into()))?;
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             // The turn comes before the connection, so queued writers do not hold connections
