@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::Bool;
+use diesel::sqlite::Sqlite;
 use parley_domain::{
     AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository, Direction,
     OrderBy, Position, RepositoryError, Standing, Versioned, Walk,
@@ -79,7 +80,23 @@ fn load_one(
     Ok(assemble(rows, parts)?.remove(id))
 }
 
-/// The conversations with these IDs, in two queries whatever their number.
+/// `column = a OR column = b OR ...`: SQLite turns it into an index lookup, and unlike
+/// `IN (...)` with a variable number of values, diesel can cache the prepared statement (by its
+/// SQL text, one per length).
+macro_rules! any_of {
+    ($table:ty, $column:expr, $values:expr) => {{
+        let mut values = $values.into_iter();
+        let first = values.next().expect("any_of needs at least one value");
+        let mut expr: Box<dyn BoxableExpression<$table, Sqlite, SqlType = Bool>> =
+            Box::new($column.eq(first));
+        for value in values {
+            expr = Box::new(expr.or($column.eq(value)));
+        }
+        expr
+    }};
+}
+
+/// The conversations with these IDs, in three queries whatever their number.
 fn load_many(
     conn: &mut DbConnection,
     app: &str,
@@ -88,19 +105,36 @@ fn load_many(
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<Loaded> = with_last_message!()
+    let rows: Vec<ConversationRow> = conversations::table
         .filter(conversations::app_id.eq(app))
-        .filter(conversations::id.eq_any(ids))
-        .select((
-            ConversationRow::as_select(),
-            Option::<MessageRow>::as_select(),
-        ))
+        .filter(any_of!(conversations::table, conversations::id, ids))
+        .select(ConversationRow::as_select())
         .load(conn)?;
+    let seqs: Vec<i64> = rows.iter().filter_map(|r| r.last_message_seq).collect();
+    let mut last: HashMap<i64, MessageRow> = HashMap::new();
+    if !seqs.is_empty() {
+        let found: Vec<(i64, MessageRow)> = messages::table
+            .filter(any_of!(messages::table, messages::seq, seqs))
+            .select((messages::seq, MessageRow::as_select()))
+            .load(conn)?;
+        last.extend(found);
+    }
     let parts = participants::table
         .filter(participants::app_id.eq(app))
-        .filter(participants::conversation_id.eq_any(ids))
+        .filter(any_of!(
+            participants::table,
+            participants::conversation_id,
+            ids
+        ))
         .select(ParticipantRow::as_select())
         .load(conn)?;
+    let rows = rows
+        .into_iter()
+        .map(|row| {
+            let message = row.last_message_seq.and_then(|seq| last.remove(&seq));
+            (row, message)
+        })
+        .collect();
     assemble(rows, parts)
 }
 
@@ -124,22 +158,54 @@ fn insert_participants(
     Ok(())
 }
 
-#[derive(QueryableByName)]
-struct Ranked {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = BigInt)]
-    sort_key: i64,
-}
-
-#[derive(QueryableByName)]
-struct Moved {
-    #[diesel(sql_type = Text)]
-    id: String,
-    #[diesel(sql_type = BigInt)]
-    created_at: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    as_of: Option<i64>,
+/// Part A of a page: conversations whose activity did not change after the snapshot, straight
+/// from the covering index of the order. A boxed query: diesel caches it by its SQL text, which
+/// varies only with the order and with which filters are present.
+macro_rules! untouched_page {
+    ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {{
+        let mut q = conversations::table
+            .select((conversations::id, $key))
+            .filter(conversations::app_id.eq($app))
+            .filter(
+                conversations::activity_seq
+                    .is_null()
+                    .or(conversations::activity_seq.le($walk.snapshot)),
+            )
+            .into_boxed();
+        // With messages, last_activity is the last message's time.
+        if let Some(before) = $query.last_message_before {
+            q = q
+                .filter(conversations::last_message_seq.is_not_null())
+                .filter(conversations::last_activity.lt(before));
+        }
+        if let Some(after) = $query.last_message_after {
+            q = q
+                .filter(conversations::last_message_seq.is_not_null())
+                .filter(conversations::last_activity.gt(after));
+        }
+        match ($query.direction, &$walk.after) {
+            (Direction::Desc, Some(Position { key, id })) => {
+                q = q.filter($key.le(*key)).filter(
+                    $key.lt(*key)
+                        .or(conversations::id.lt(id.as_str().to_owned())),
+                );
+            }
+            (Direction::Asc, Some(Position { key, id })) => {
+                q = q.filter($key.ge(*key)).filter(
+                    $key.gt(*key)
+                        .or(conversations::id.gt(id.as_str().to_owned())),
+                );
+            }
+            (_, None) => {}
+        }
+        q = match $query.direction {
+            Direction::Desc => q.order(($key.desc(), conversations::id.desc())),
+            Direction::Asc => q.order(($key.asc(), conversations::id.asc())),
+        };
+        let limit = i64::try_from($query.limit).unwrap_or(i64::MAX);
+        let rows: Vec<(String, i64)> = q.limit(limit).load($conn)?;
+        rows
+    }};
 }
 
 /// The IDs and sort keys of one page, placed as of `walk.snapshot`.
@@ -152,80 +218,41 @@ fn rank_page(
     query: &ConversationQuery,
     walk: &Walk,
 ) -> Result<Vec<(String, i64)>, DbError> {
-    let key = match query.order_by {
-        OrderBy::LastActivity => "last_activity",
-        OrderBy::CreatedAt => "created_at",
+    let mut page = match query.order_by {
+        OrderBy::LastActivity => {
+            untouched_page!(conn, app, query, walk, conversations::last_activity)
+        }
+        OrderBy::CreatedAt => untouched_page!(conn, app, query, walk, conversations::created_at),
     };
-    let (cmp, dir) = match query.direction {
-        Direction::Desc => ("<", "DESC"),
-        Direction::Asc => (">", "ASC"),
-    };
-    // Only fixed column names and operators are formatted into the SQL; values are bound.
-    let mut sql = format!(
-        "SELECT id, {key} AS sort_key FROM conversations \
-         WHERE app_id = ? AND (activity_seq IS NULL OR activity_seq <= ?)"
-    );
-    if walk.after.is_some() {
-        sql.push_str(&format!(
-            " AND {key} {cmp}= ? AND ({key} {cmp} ? OR id {cmp} ?)"
-        ));
-    }
-    // With messages, last_activity is the last message's time.
-    if query.last_message_before.is_some() {
-        sql.push_str(" AND last_message_seq IS NOT NULL AND last_activity < ?");
-    }
-    if query.last_message_after.is_some() {
-        sql.push_str(" AND last_message_seq IS NOT NULL AND last_activity > ?");
-    }
-    sql.push_str(&format!(" ORDER BY {key} {dir}, id {dir} LIMIT ?"));
-    let mut q = diesel::sql_query(sql)
-        .into_boxed()
-        .bind::<Text, _>(app.to_owned())
-        .bind::<BigInt, _>(walk.snapshot);
-    if let Some(Position { key, id }) = &walk.after {
-        q = q
-            .bind::<BigInt, _>(*key)
-            .bind::<BigInt, _>(*key)
-            .bind::<Text, _>(id.as_str().to_owned());
-    }
-    if let Some(before) = query.last_message_before {
-        q = q.bind::<BigInt, _>(before);
-    }
-    if let Some(after) = query.last_message_after {
-        q = q.bind::<BigInt, _>(after);
-    }
-    let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-    let mut page: Vec<(String, i64)> = q
-        .bind::<BigInt, _>(limit)
-        .load::<Ranked>(conn)?
-        .into_iter()
-        .map(|r| (r.id, r.sort_key))
-        .collect();
-
-    // A message existed at the snapshot when it was stored at or before it and not deleted by
-    // then (deleted messages are kept as tombstones with the seq of their deletion).
-    let moved: Vec<Moved> = diesel::sql_query(
-        "SELECT c.id, c.created_at, \
-           (SELECT m.created_at FROM messages m \
-             WHERE m.app_id = c.app_id AND m.conversation_id = c.id AND m.seq <= ? \
-               AND (m.deleted_seq IS NULL OR m.deleted_seq > ?) \
-             ORDER BY m.seq DESC LIMIT 1) AS as_of \
-         FROM conversations c WHERE c.app_id = ? AND c.activity_seq > ?",
-    )
-    .bind::<BigInt, _>(walk.snapshot)
-    .bind::<BigInt, _>(walk.snapshot)
-    .bind::<Text, _>(app)
-    .bind::<BigInt, _>(walk.snapshot)
-    .load(conn)?;
+    let moved: Vec<(String, i64)> = conversations::table
+        .filter(conversations::app_id.eq(app))
+        .filter(conversations::activity_seq.gt(walk.snapshot))
+        .select((conversations::id, conversations::created_at))
+        .load(conn)?;
     if moved.is_empty() {
         return Ok(page);
     }
-    for m in moved {
-        if !query.matches(m.as_of) {
+    for (raw_id, created_at) in moved {
+        // A message existed at the snapshot when it was stored at or before it and not deleted
+        // by then (deleted messages stay as tombstones with the seq of their deletion).
+        let as_of: Option<i64> = messages::table
+            .filter(messages::app_id.eq(app))
+            .filter(messages::conversation_id.eq(&raw_id))
+            .filter(messages::seq.le(walk.snapshot))
+            .filter(
+                messages::deleted_seq
+                    .is_null()
+                    .or(messages::deleted_seq.gt(walk.snapshot)),
+            )
+            .order(messages::seq.desc())
+            .select(messages::created_at)
+            .first(conn)
+            .optional()?;
+        if !query.matches(as_of) {
             continue;
         }
-        let sort_key = query.sort_key(m.created_at, m.as_of);
-        let Ok(id) = ConversationId::new(m.id.clone()) else {
+        let sort_key = query.sort_key(created_at, as_of);
+        let Ok(id) = ConversationId::new(raw_id.clone()) else {
             continue;
         };
         if walk
@@ -233,7 +260,7 @@ fn rank_page(
             .as_ref()
             .is_none_or(|p| query.is_after(sort_key, &id, p))
         {
-            page.push((m.id, sort_key));
+            page.push((raw_id, sort_key));
         }
     }
     page.sort_by(|(a_id, a_key), (b_id, b_key)| {
