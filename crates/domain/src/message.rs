@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
+use rand::RngCore;
 
 use crate::conversation::{Access, Conversation, CustomPatch};
 use crate::error::{Invalid, Problems};
@@ -19,12 +19,26 @@ pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 pub struct MessageId(String);
 
 impl MessageId {
-    /// A fresh ID from the operating system's cryptographically secure random source.
+    /// A fresh ID from the operating system's cryptographically secure random source: one read
+    /// of random bytes, mapped to base62 without bias (bytes of 248 and above are skipped).
     pub fn generate() -> Self {
-        Self(format!(
-            "msg_{}",
-            Alphanumeric.sample_string(&mut OsRng, 22)
-        ))
+        const ALPHABET: &[u8; 62] =
+            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        let mut id = String::with_capacity(26);
+        id.push_str("msg_");
+        let mut taken = 0;
+        while taken < 22 {
+            let mut bytes = [0_u8; 48];
+            OsRng.fill_bytes(&mut bytes);
+            for b in bytes.into_iter().filter(|b| *b < 248) {
+                if taken == 22 {
+                    break;
+                }
+                id.push(char::from(ALPHABET[usize::from(b % 62)]));
+                taken += 1;
+            }
+        }
+        Self(id)
     }
 
     /// Any string that is a valid ID (lookups of IDs that were never generated simply find
@@ -280,6 +294,15 @@ mod tests {
         let tail = a.as_str().strip_prefix("msg_").unwrap();
         assert_eq!(tail.len(), 22);
         assert!(tail.chars().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn generated_ids_use_the_whole_base62_alphabet() {
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..200 {
+            seen.extend(MessageId::generate().as_str()[4..].chars());
+        }
+        assert_eq!(seen.len(), 62, "{seen:?}");
     }
 
     #[test]

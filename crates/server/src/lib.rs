@@ -53,6 +53,7 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
                 Duration::from_secs(settings.database.connection_timeout_secs);
             options.busy_timeout = Duration::from_millis(settings.database.busy_timeout_ms);
             options.synchronous = settings.synchronous()?;
+            options.cache_mib = settings.database.sqlite_cache_mib;
             // Opening runs migrations: blocking work, kept off the async executor.
             let store = tokio::task::spawn_blocking(move || DieselStore::open_sqlite(&options))
                 .await

@@ -39,6 +39,7 @@ pub struct DatabaseSettings {
     pub connection_timeout_secs: u64,
     pub busy_timeout_ms: u64,
     pub sqlite_synchronous: String,
+    pub sqlite_cache_mib: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -55,6 +55,8 @@ pub struct SqliteOptions {
     pub connection_timeout: Duration,
     pub busy_timeout: Duration,
     pub synchronous: Synchronous,
+    /// SQLite's page cache per connection, in MiB.
+    pub cache_mib: u32,
 }
 
 impl SqliteOptions {
@@ -66,6 +68,7 @@ impl SqliteOptions {
             connection_timeout: Duration::from_secs(5),
             busy_timeout: Duration::from_secs(5),
             synchronous: Synchronous::Full,
+            cache_mib: 8,
         }
     }
 }
@@ -74,15 +77,17 @@ impl SqliteOptions {
 struct SqlitePragmas {
     busy_timeout_ms: u128,
     synchronous: Synchronous,
+    cache_kib: u64,
 }
 
 impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
     fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
         conn.batch_execute(&format!(
             "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
-             PRAGMA cache_size = -8000;",
+             PRAGMA cache_size = -{};",
             self.busy_timeout_ms,
-            self.synchronous.pragma()
+            self.synchronous.pragma(),
+            self.cache_kib
         ))
         .map_err(diesel::r2d2::Error::QueryError)
     }
@@ -121,6 +126,7 @@ impl DieselStore {
             .connection_customizer(Box::new(SqlitePragmas {
                 busy_timeout_ms: options.busy_timeout.as_millis(),
                 synchronous: options.synchronous,
+                cache_kib: u64::from(options.cache_mib.max(1)) * 1024,
             }))
             .build(manager)
             .map_err(|e| OpenError::Connect(options.path.display().to_string(), e.to_string()))?;
