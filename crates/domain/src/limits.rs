@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use crate::error::{Invalid, Problems};
 
-/// Size and count limits. The defaults are those of API.md.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Size and count limits. The defaults are those of API.md. Read from the `[limits]` section of
+/// the configuration as is.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct Limits {
     pub participants_per_conversation: usize,
     pub custom_keys: usize,

@@ -15,7 +15,7 @@ const DEFAULTS: &str = include_str!("../../../config/default.toml");
 pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
-    pub limits: LimitSettings,
+    pub limits: Limits,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
     #[serde(default)]
@@ -40,20 +40,6 @@ pub struct DatabaseSettings {
     pub busy_timeout_ms: u64,
     pub sqlite_synchronous: String,
     pub sqlite_cache_mib: u32,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimitSettings {
-    pub participants_per_conversation: usize,
-    pub custom_keys: usize,
-    pub custom_key_bytes: usize,
-    pub custom_value_bytes: usize,
-    pub subject_bytes: usize,
-    pub welcome_messages: usize,
-    pub body_bytes: usize,
-    pub messages_per_request: usize,
-    pub users_per_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -179,18 +165,7 @@ impl Settings {
     }
 
     pub fn limits(&self) -> Limits {
-        let l = &self.limits;
-        Limits {
-            participants_per_conversation: l.participants_per_conversation,
-            custom_keys: l.custom_keys,
-            custom_key_bytes: l.custom_key_bytes,
-            custom_value_bytes: l.custom_value_bytes,
-            subject_bytes: l.subject_bytes,
-            welcome_messages: l.welcome_messages,
-            body_bytes: l.body_bytes,
-            messages_per_request: l.messages_per_request,
-            users_per_batch: l.users_per_batch,
-        }
+        self.limits.clone()
     }
 }
 
