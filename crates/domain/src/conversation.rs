@@ -11,6 +11,8 @@ pub enum Access {
     #[default]
     ReadWrite,
     Read,
+    /// Kept on record but hidden from `participants`; may neither read nor send.
+    None,
 }
 
 impl Access {
@@ -18,6 +20,7 @@ impl Access {
         match self {
             Access::ReadWrite => "ReadWrite",
             Access::Read => "Read",
+            Access::None => "None",
         }
     }
 
@@ -25,6 +28,7 @@ impl Access {
         match raw {
             "ReadWrite" => Some(Access::ReadWrite),
             "Read" => Some(Access::Read),
+            "None" => Some(Access::None),
             _ => None,
         }
     }
@@ -191,7 +195,55 @@ impl Conversation {
     }
 }
 
+/// What a PUT `/participants/{userId}` asks for; absent fields take the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Join {
+    pub access: Option<Access>,
+    pub notify: Option<Notify>,
+}
+
+/// What a PATCH `/participants/{userId}` asks for; absent fields stay as they are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ParticipantPatch {
+    pub access: Option<Access>,
+    pub notify: Option<Notify>,
+    pub read_until: Option<i64>,
+}
+
+impl Participant {
+    /// Applies a PATCH; `readUntil` never moves backwards.
+    pub fn apply(&mut self, patch: &ParticipantPatch) {
+        if let Some(access) = patch.access {
+            self.access = access;
+        }
+        if let Some(notify) = patch.notify {
+            self.notify = notify;
+        }
+        if let Some(read_until) = patch.read_until {
+            self.read_until = self.read_until.max(read_until);
+        }
+    }
+}
+
 impl Conversation {
+    /// Joins `user` (or re-joins them), always overwriting their settings with the given ones or
+    /// the defaults. A re-joining participant keeps their `readUntil`; a new one joins at `now`.
+    pub fn join(&mut self, user: &UserId, join: &Join, now: i64) {
+        let entry = self
+            .participants
+            .entry(user.clone())
+            .or_insert_with(|| Participant::joined(now));
+        entry.access = join.access.unwrap_or_default();
+        entry.notify = join.notify.unwrap_or_default();
+    }
+
+    /// The participants that are shown: everyone on record but those with access `None`.
+    pub fn visible_participants(&self) -> impl Iterator<Item = (&UserId, &Participant)> {
+        self.participants
+            .iter()
+            .filter(|(_, p)| p.access != Access::None)
+    }
+
     /// Whether `user` has an unread message: one newer than their `readUntil` that they did not
     /// send. Looking at the newest message suffices: a sender's `readUntil` moves to each message
     /// they send and never moves back, so if the newest is theirs, everything older is read.
@@ -426,9 +478,9 @@ mod tests {
         for n in [Notify::On, Notify::Off, Notify::MentionsOnly] {
             assert_eq!(Notify::parse(n.as_str()), Some(n));
         }
-        for a in [Access::ReadWrite, Access::Read] {
+        for a in [Access::ReadWrite, Access::Read, Access::None] {
             assert_eq!(Access::parse(a.as_str()), Some(a));
         }
-        assert_eq!(Access::parse("None"), None);
+        assert_eq!(Access::parse("none"), None);
     }
 }

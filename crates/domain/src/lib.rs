@@ -8,6 +8,7 @@ pub mod clock;
 pub mod conversation;
 pub mod error;
 pub mod ids;
+pub mod legacy;
 pub mod limits;
 pub mod listing;
 pub mod message;
@@ -17,7 +18,8 @@ pub mod service;
 pub use app::{AppKeys, SecretKey};
 pub use clock::{Clock, SystemClock};
 pub use conversation::{
-    Access, Conversation, ConversationPatch, CustomPatch, Field, Notify, Participant,
+    Access, Conversation, ConversationPatch, CustomPatch, Field, Join, Notify, Participant,
+    ParticipantPatch,
 };
 pub use error::{Invalid, InvalidCode, RepositoryError, ServiceError};
 pub use ids::{AppId, ConversationId, IdError, UserId};

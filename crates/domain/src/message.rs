@@ -173,9 +173,12 @@ impl Limits {
                 }
                 (MessageKind::User, Some(sender)) => match conversation.participants.get(sender) {
                     Some(p) if p.access == Access::ReadWrite => {}
-                    Some(_) => problems.invalid(
+                    Some(p) => problems.invalid(
                         format!("[{i}].sender"),
-                        format!("{sender} may not send: their access is Read"),
+                        format!(
+                            "{sender} may not send: their access is {}",
+                            p.access.as_str()
+                        ),
                     ),
                     None => problems.invalid(
                         format!("[{i}].sender"),
@@ -237,7 +240,9 @@ impl Conversation {
         self.participants
             .iter()
             .filter(|(user, p)| {
-                Some(*user) != message.sender.as_ref() && p.read_until >= message.created_at
+                Some(*user) != message.sender.as_ref()
+                    && p.access != Access::None
+                    && p.read_until >= message.created_at
             })
             .map(|(user, _)| user)
             .collect()

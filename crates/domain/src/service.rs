@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::conversation::{Conversation, ConversationPatch};
+use crate::conversation::{Conversation, ConversationPatch, Join, ParticipantPatch};
 use crate::error::{Invalid, InvalidCode, Problems, RepositoryError, ServiceError};
-use crate::ids::{AppId, ConversationId};
+use crate::ids::{AppId, ConversationId, UserId};
+use crate::legacy::LegacyKey;
 use crate::limits::Limits;
 use crate::listing::{ConversationQuery, Cursor, Position, Walk};
 use crate::message::{
@@ -107,6 +108,131 @@ impl ConversationService {
             }
         }
         Err(ServiceError::Busy)
+    }
+
+    /// Reads, changes and writes back one conversation, re-reading after a lost race.
+    /// `change` answers `Ok(None)` to write nothing.
+    async fn modify<F>(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        change: F,
+    ) -> Result<(), ServiceError>
+    where
+        F: Fn(Option<Conversation>, i64) -> Result<Option<Conversation>, ServiceError>
+            + Send
+            + Sync,
+    {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let now = self.clock.now_ms();
+            let current = self.repo.find(app, id).await?;
+            let next = change(current.as_ref().map(|c| c.value.clone()), now)?;
+            let Some(next) = next else {
+                return Ok(());
+            };
+            self.limits.check_conversation(&next)?;
+            let outcome = match &current {
+                None => self.repo.insert(app, &next).await,
+                Some(current) if current.value == next => return Ok(()),
+                Some(current) => self.repo.update(app, current, &next).await,
+            };
+            match outcome {
+                Ok(()) => return Ok(()),
+                Err(RepositoryError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// PUT on a legacy `participants=...` conversation: creates it with exactly the key's
+    /// participants and topic when missing, then merges `patch` like a normal PUT.
+    ///
+    /// # Errors
+    /// As [`put`](Self::put).
+    pub async fn put_legacy(
+        &self,
+        app: &AppId,
+        key: &LegacyKey,
+        patch: &ConversationPatch,
+    ) -> Result<(), ServiceError> {
+        self.limits.check_patch(patch)?;
+        let id = key.conversation_id();
+        self.modify(app, &id, |current, now| {
+            let mut next = current.unwrap_or_else(|| {
+                let mut created = Conversation::new(id.clone(), now);
+                created.topic_id = key.topic.clone();
+                for user in &key.participants {
+                    created.join(user, &Join::default(), now);
+                }
+                created
+            });
+            next.apply(patch, now);
+            Ok(Some(next))
+        })
+        .await
+    }
+
+    /// Joins `user` to the conversation, creating it when missing; always overwrites the
+    /// participant's access and notify settings (absent ones take the defaults).
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] when the participant limit would be exceeded; `Busy`; storage.
+    pub async fn join(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        user: &UserId,
+        join: &Join,
+    ) -> Result<(), ServiceError> {
+        self.modify(app, id, |current, now| {
+            let mut next = current.unwrap_or_else(|| Conversation::new(id.clone(), now));
+            next.join(user, join, now);
+            Ok(Some(next))
+        })
+        .await
+    }
+
+    /// Changes only the given settings of a participant (access `None` included).
+    ///
+    /// # Errors
+    /// `NotFound` when the conversation does not exist or `user` is not on record in it.
+    pub async fn patch_participant(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        user: &UserId,
+        patch: &ParticipantPatch,
+    ) -> Result<(), ServiceError> {
+        self.modify(app, id, |current, _| {
+            let mut next = current.ok_or(ServiceError::NotFound("conversation"))?;
+            next.participants
+                .get_mut(user)
+                .ok_or(ServiceError::NotFound("participant"))?
+                .apply(patch);
+            Ok(Some(next))
+        })
+        .await
+    }
+
+    /// Removes `user` from the conversation.
+    ///
+    /// # Errors
+    /// `NotFound` when the conversation does not exist or `user` is not on record in it.
+    pub async fn leave(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        user: &UserId,
+    ) -> Result<(), ServiceError> {
+        self.modify(app, id, |current, _| {
+            let mut next = current.ok_or(ServiceError::NotFound("conversation"))?;
+            next.participants
+                .remove(user)
+                .ok_or(ServiceError::NotFound("participant"))?;
+            Ok(Some(next))
+        })
+        .await
     }
 
     /// Deletes the conversation with its participants (and, later, messages).

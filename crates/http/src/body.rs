@@ -15,6 +15,27 @@ fn is_json(req: &HttpRequest) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// Like [`read_json`], but a request without a body counts as `{}` (whatever its content type).
+///
+/// # Errors
+/// As [`read_json`].
+pub async fn read_json_or_empty(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<Value, ApiError> {
+    let headers = req.headers();
+    let declared_empty = headers
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0");
+    let no_body = headers.get(header::CONTENT_LENGTH).is_none()
+        && headers.get(header::TRANSFER_ENCODING).is_none();
+    if declared_empty || no_body {
+        return Ok(Value::Object(serde_json::Map::new()));
+    }
+    read_json(req, payload, limit).await
+}
+
 /// Reads the body as JSON, refusing a wrong content type (415) or more than `limit` bytes (413)
 /// before parsing anything.
 ///

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use parley_domain::error::Problems;
 use parley_domain::listing::MAX_LIMIT;
 use parley_domain::{
-    Conversation, ConversationId, ConversationPatch, ConversationQuery, CustomPatch, Direction,
-    Field, Invalid, Message, MessageId, MessageKind, MessagePatch, NewMessage, Notify, OrderBy,
-    UserId,
+    Access, Conversation, ConversationId, ConversationPatch, ConversationQuery, CustomPatch,
+    Direction, Field, Invalid, Join, Message, MessageId, MessageKind, MessagePatch, NewMessage,
+    Notify, OrderBy, ParticipantPatch, UserId,
 };
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -138,6 +138,23 @@ pub fn conversation_patch(
     Ok(patch)
 }
 
+/// The body of PUT `/conversations/participants=...`: a conversation PUT without `participants`
+/// (the path fixes them).
+///
+/// # Errors
+/// As [`conversation_patch`], and `participants` is refused.
+pub fn legacy_patch(body: Value, id: &ConversationId) -> Result<ConversationPatch, Invalid> {
+    if body.get("participants").is_some() {
+        let mut problems = Problems::default();
+        problems.invalid(
+            "participants",
+            "the participants of a participants=... conversation are given by its path",
+        );
+        problems.finish()?;
+    }
+    conversation_patch(body, id)
+}
+
 struct NotifyView(Notify);
 
 impl Serialize for NotifyView {
@@ -183,8 +200,7 @@ impl<'a> From<&'a Conversation> for ConversationView<'a> {
             welcome_messages: c.welcome_messages.as_deref(),
             custom: &c.custom,
             participants: c
-                .participants
-                .iter()
+                .visible_participants()
                 .map(|(user, p)| {
                     (
                         user.as_str(),
@@ -200,6 +216,81 @@ impl<'a> From<&'a Conversation> for ConversationView<'a> {
             created_at: c.created_at,
         }
     }
+}
+
+fn notify_value(problems: &mut Problems, value: Value) -> Option<Notify> {
+    match value {
+        Value::Bool(true) => Some(Notify::On),
+        Value::Bool(false) => Some(Notify::Off),
+        Value::String(s) if s == "MentionsOnly" => Some(Notify::MentionsOnly),
+        _ => {
+            problems.invalid("notify", "must be true, false or \"MentionsOnly\"");
+            None
+        }
+    }
+}
+
+fn access_value(problems: &mut Problems, value: Value, allow_none: bool) -> Option<Access> {
+    let parsed = value.as_str().and_then(Access::parse);
+    match parsed {
+        Some(Access::None) if !allow_none => {
+            problems.invalid(
+                "access",
+                "must be \"ReadWrite\" or \"Read\" (use PATCH for \"None\")",
+            );
+            None
+        }
+        Some(access) => Some(access),
+        None => {
+            let allowed = if allow_none {
+                "must be \"ReadWrite\", \"Read\" or \"None\""
+            } else {
+                "must be \"ReadWrite\" or \"Read\""
+            };
+            problems.invalid("access", allowed);
+            None
+        }
+    }
+}
+
+/// The body of PUT `/participants/{userId}`: `{"access"?, "notify"?}`.
+///
+/// # Errors
+/// [`Invalid`] naming every bad or unknown field.
+pub fn join_body(body: Value) -> Result<Join, Invalid> {
+    let mut problems = Problems::default();
+    let mut join = Join::default();
+    for (name, value) in as_object(body)? {
+        match name.as_str() {
+            "access" => join.access = access_value(&mut problems, value, false),
+            "notify" => join.notify = notify_value(&mut problems, value),
+            other => problems.unknown(other),
+        }
+    }
+    problems.finish()?;
+    Ok(join)
+}
+
+/// The body of PATCH `/participants/{userId}`: `{"access"?, "notify"?, "readUntil"?}`.
+///
+/// # Errors
+/// [`Invalid`] naming every bad or unknown field.
+pub fn participant_patch(body: Value) -> Result<ParticipantPatch, Invalid> {
+    let mut problems = Problems::default();
+    let mut patch = ParticipantPatch::default();
+    for (name, value) in as_object(body)? {
+        match name.as_str() {
+            "access" => patch.access = access_value(&mut problems, value, true),
+            "notify" => patch.notify = notify_value(&mut problems, value),
+            "readUntil" => match value.as_i64() {
+                Some(ms) => patch.read_until = Some(ms),
+                None => problems.invalid("readUntil", "must be a Unix timestamp in milliseconds"),
+            },
+            other => problems.unknown(other),
+        }
+    }
+    problems.finish()?;
+    Ok(patch)
 }
 
 /// The Message object.

@@ -2,7 +2,9 @@
 //! `order%2F1` is the ID `order/1`.
 
 use actix_web::HttpRequest;
-use parley_domain::{ConversationId, IdError, Invalid, InvalidCode, MessageId};
+use parley_domain::ids::LEGACY_PREFIX;
+use parley_domain::legacy::LegacyKey;
+use parley_domain::{ConversationId, IdError, Invalid, InvalidCode, MessageId, UserId};
 use percent_encoding::percent_decode_str;
 
 /// The raw (still encoded) `index`-th segment of the request path, counting from 0 after the
@@ -37,6 +39,24 @@ pub fn app_segment(req: &HttpRequest) -> String {
     decoded_segment(req, 1, "appId").unwrap_or_default()
 }
 
+/// The legacy `participants=...[;topic=...]` segment in place of a conversation ID, if it is one.
+///
+/// # Errors
+/// [`Invalid`] when it is one but malformed.
+pub fn legacy_key(req: &HttpRequest) -> Result<Option<LegacyKey>, Invalid> {
+    let raw = raw_segment(req, 3);
+    if !raw.starts_with(LEGACY_PREFIX) {
+        return Ok(None);
+    }
+    LegacyKey::parse_segment(raw, |piece| {
+        percent_decode_str(piece)
+            .decode_utf8()
+            .ok()
+            .map(|s| s.into_owned())
+    })
+    .map(Some)
+}
+
 /// `/v1/{appId}/conversations/{conversationId}...`
 ///
 /// # Errors
@@ -53,4 +73,13 @@ pub fn conversation_id(req: &HttpRequest) -> Result<ConversationId, Invalid> {
 pub fn message_id(req: &HttpRequest) -> Result<MessageId, Invalid> {
     let raw = decoded_segment(req, 5, "messageId")?;
     MessageId::new(raw).map_err(|e| id_problem("messageId", &e))
+}
+
+/// `/v1/{appId}/conversations/{conversationId}/participants/{userId}`
+///
+/// # Errors
+/// [`Invalid`] when the segment is not a valid ID.
+pub fn participant_id(req: &HttpRequest) -> Result<UserId, Invalid> {
+    let raw = decoded_segment(req, 5, "userId")?;
+    UserId::new(raw).map_err(|e| id_problem("userId", &e))
 }

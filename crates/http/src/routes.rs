@@ -3,13 +3,13 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
-use crate::body::read_json;
+use crate::body::{read_json, read_json_or_empty};
 use crate::dto::{
-    conversation_patch, conversation_query, message_patch, message_query, new_messages,
-    query_pairs, ConversationView, Created, Data, MessageView,
+    conversation_patch, conversation_query, join_body, legacy_patch, message_patch, message_query,
+    new_messages, participant_patch, query_pairs, ConversationView, Created, Data, MessageView,
 };
 use crate::error::ApiError;
-use crate::path::{conversation_id, message_id};
+use crate::path::{conversation_id, legacy_key, message_id, participant_id};
 use crate::state::AppState;
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -26,6 +26,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(get_conversation))
             .route(web::put().to(put_conversation))
             .route(web::delete().to(delete_conversation))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/{app_id}/conversations/{conversation_id}/participants/{user_id}")
+            .route(web::put().to(join_conversation))
+            .route(web::patch().to(patch_participant))
+            .route(web::delete().to(leave_conversation))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -76,7 +83,10 @@ async fn list_conversations(req: HttpRequest, state: web::Data<AppState>) -> Ans
 
 async fn get_conversation(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
-    let id = conversation_id(&req)?;
+    let id = match legacy_key(&req)? {
+        Some(key) => key.conversation_id(),
+        None => conversation_id(&req)?,
+    };
     let conversation = state.conversations.get(&app, &id).await?;
     Ok(ok(&ConversationView::from(&conversation)))
 }
@@ -87,6 +97,12 @@ async fn put_conversation(
     state: web::Data<AppState>,
 ) -> Answer {
     let app = state.admit(&req)?;
+    if let Some(key) = legacy_key(&req)? {
+        let body = read_json(&req, payload, state.body_limit()).await?;
+        let patch = legacy_patch(body, &key.conversation_id())?;
+        state.conversations.put_legacy(&app, &key, &patch).await?;
+        return Ok(ok_empty());
+    }
     let id = conversation_id(&req)?;
     let body = read_json(&req, payload, state.body_limit()).await?;
     let patch = conversation_patch(body, &id)?;
@@ -155,5 +171,42 @@ async fn delete_message(req: HttpRequest, state: web::Data<AppState>) -> Answer 
     let id = conversation_id(&req)?;
     let message = message_id(&req)?;
     state.messages.delete(&app, &id, &message).await?;
+    Ok(ok_empty())
+}
+
+async fn join_conversation(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let user = participant_id(&req)?;
+    let join = join_body(read_json_or_empty(&req, payload, state.body_limit()).await?)?;
+    state.conversations.join(&app, &id, &user, &join).await?;
+    Ok(ok_empty())
+}
+
+async fn patch_participant(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let user = participant_id(&req)?;
+    let patch = participant_patch(read_json_or_empty(&req, payload, state.body_limit()).await?)?;
+    state
+        .conversations
+        .patch_participant(&app, &id, &user, &patch)
+        .await?;
+    Ok(ok_empty())
+}
+
+async fn leave_conversation(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = conversation_id(&req)?;
+    let user = participant_id(&req)?;
+    state.conversations.leave(&app, &id, &user).await?;
     Ok(ok_empty())
 }
