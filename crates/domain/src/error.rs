@@ -81,6 +81,18 @@ impl Problems {
         self.reasons.is_empty()
     }
 
+    /// Takes over the reasons of an earlier check, so that one answer names them all.
+    pub fn absorb(&mut self, invalid: Invalid) {
+        match invalid.code {
+            InvalidCode::LimitExceeded => self.limit = true,
+            InvalidCode::UnknownField => self.unknown = true,
+            InvalidCode::InvalidField | InvalidCode::InvalidId => {}
+        }
+        for (path, reason) in invalid.reasons {
+            self.invalid(path, reason);
+        }
+    }
+
     /// `Ok(())` when nothing was wrong, otherwise one [`Invalid`] naming every problem.
     ///
     /// # Errors

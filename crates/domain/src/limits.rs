@@ -44,7 +44,8 @@ impl Limits {
     /// [`Invalid`] naming every field over a limit.
     pub fn check_patch(&self, patch: &ConversationPatch) -> Result<(), Invalid> {
         let mut problems = Problems::default();
-        if patch.participants.len() > self.participants_per_conversation {
+        let distinct: std::collections::BTreeSet<_> = patch.participants.iter().collect();
+        if distinct.len() > self.participants_per_conversation {
             problems.over_limit(
                 "participants",
                 format!(
@@ -79,7 +80,8 @@ impl Limits {
         path: &str,
         changes: &BTreeMap<String, Option<String>>,
     ) {
-        if changes.len() > self.custom_keys {
+        // Deletions do not count: the merged object is checked again as a whole.
+        if changes.values().filter(|v| v.is_some()).count() > self.custom_keys {
             problems.over_limit(path, format!("at most {} keys", self.custom_keys));
         }
         for (key, value) in changes {

@@ -94,13 +94,16 @@ pub trait ConversationRepository: Send + Sync + 'static {
 pub trait MessageRepository: Send + Sync + 'static {
     /// Stores the records in order, atomically: all or none. A record whose idempotency key was
     /// stored for this conversation at or after `idempotent_since` is not stored; the ID stored
-    /// with the key is answered instead. Moves each sender's `readUntil` forward to their
-    /// message (never backwards) and makes the newest stored message the conversation's last.
-    /// Answers the IDs in input order, or `None` when the conversation does not exist.
+    /// with the key is answered instead. Each message is stored at the later of its `created_at`
+    /// and the newest stored message's, so times never decrease in storage order (the unread
+    /// rule relies on it). Moves each sender's `readUntil` forward to their message (never
+    /// backwards) and makes the newest stored message the conversation's last. Answers the IDs in
+    /// input order, or `None` when the conversation does not exist.
     ///
     /// # Errors
-    /// `Conflict` when a concurrent request stored the same idempotency key or deleted the
-    /// conversation (nothing is written; retrying is safe); `Unavailable`/`Other`.
+    /// `Conflict`, with nothing written, when what the caller checked no longer holds: a sender
+    /// is no longer a ReadWrite participant, a referenced message is gone, or a concurrent request
+    /// stored the same idempotency key. Re-reading and retrying is safe. `Unavailable`/`Other`.
     async fn insert_messages(
         &self,
         app: &AppId,

@@ -363,44 +363,49 @@ impl MessageService {
         conversation_id: &ConversationId,
         items: Vec<NewMessage>,
     ) -> Result<Vec<MessageId>, ServiceError> {
-        let conversation = self.conversation(app, conversation_id).await?;
-        self.limits.check_send(&conversation, &items)?;
-        let mut problems = Problems::default();
-        for (i, item) in items.iter().enumerate() {
-            if let Some(referenced) = &item.referenced_message_id {
-                if self
-                    .messages
-                    .find_message(app, conversation_id, referenced)
-                    .await?
-                    .is_none()
-                {
-                    problems.invalid(
-                        format!("[{i}].referencedMessageId"),
-                        format!("`{referenced}` is no message of this conversation"),
-                    );
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            // Checked against a fresh read on every attempt: the adapter re-checks senders and
+            // references inside its transaction and reports a conflict when they changed.
+            let conversation = self.conversation(app, conversation_id).await?;
+            let mut problems = Problems::default();
+            if let Err(invalid) = self.limits.check_send(&conversation, &items) {
+                problems.absorb(invalid);
+            }
+            for (i, item) in items.iter().enumerate() {
+                if let Some(referenced) = &item.referenced_message_id {
+                    if self
+                        .messages
+                        .find_message(app, conversation_id, referenced)
+                        .await?
+                        .is_none()
+                    {
+                        problems.invalid(
+                            format!("[{i}].referencedMessageId"),
+                            format!("`{referenced}` is no message of this conversation"),
+                        );
+                    }
                 }
             }
-        }
-        problems.finish()?;
-        let now = self.clock.now_ms();
-        let records: Vec<MessageRecord> = items
-            .into_iter()
-            .map(|item| MessageRecord {
-                message: Message {
-                    id: MessageId::generate(),
-                    conversation_id: conversation_id.clone(),
-                    kind: item.kind,
-                    sender: item.sender,
-                    text: item.text,
-                    custom: item.custom,
-                    created_at: now,
-                    edited_at: None,
-                    referenced_message_id: item.referenced_message_id,
-                },
-                idempotency_key: item.idempotency_key,
-            })
-            .collect();
-        for _ in 0..MAX_WRITE_ATTEMPTS {
+            problems.finish()?;
+            let now = self.clock.now_ms();
+            let records: Vec<MessageRecord> = items
+                .iter()
+                .cloned()
+                .map(|item| MessageRecord {
+                    message: Message {
+                        id: MessageId::generate(),
+                        conversation_id: conversation_id.clone(),
+                        kind: item.kind,
+                        sender: item.sender,
+                        text: item.text,
+                        custom: item.custom,
+                        created_at: now,
+                        edited_at: None,
+                        referenced_message_id: item.referenced_message_id,
+                    },
+                    idempotency_key: item.idempotency_key,
+                })
+                .collect();
             match self
                 .messages
                 .insert_messages(app, conversation_id, &records, now - IDEMPOTENCY_WINDOW_MS)

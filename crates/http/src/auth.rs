@@ -37,7 +37,11 @@ impl Authenticator {
         ))?;
         let token = std::str::from_utf8(header)
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
+            .and_then(|h| {
+                // The scheme is case-insensitive (RFC 7235).
+                let (scheme, token) = h.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then_some(token)
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized(
@@ -117,6 +121,13 @@ mod tests {
         );
         assert!(a.authenticate("app2", Some(&bearer(KEY))).is_err());
         assert!(a.authenticate("nope", Some(&bearer(KEY))).is_err());
+    }
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        let a = auth();
+        let lower = format!("bearer {KEY}").into_bytes();
+        assert!(a.authenticate("app1", Some(&lower)).is_ok());
     }
 
     #[test]

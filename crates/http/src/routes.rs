@@ -60,15 +60,20 @@ fn ok_empty() -> HttpResponse {
         .body("{}")
 }
 
-/// Answers every request that matches no route: a JSON 404.
-pub async fn route_not_found(req: HttpRequest) -> Answer {
+/// Answers every request that matches no route: a JSON 404 (a 401 first under `/v1/{appId}/`
+/// without a valid key, so that nothing is learned without one).
+pub async fn route_not_found(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    if req.path().starts_with("/v1/") && req.path()[4..].contains('/') {
+        state.admit(&req)?;
+    }
     Err(ApiError::RouteNotFound {
         method: req.method().to_string(),
         path: req.path().to_string(),
     })
 }
 
-async fn method_not_allowed(req: HttpRequest) -> Answer {
+async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    state.admit(&req)?;
     Err(ApiError::MethodNotAllowed(req.method().to_string()))
 }
 

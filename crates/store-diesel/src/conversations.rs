@@ -295,8 +295,10 @@ impl ConversationRepository for DieselStore {
         let (app, c) = (app.clone(), conversation.clone());
         self.run_write(move |conn| {
             conn.immediate_transaction(|tx| {
+                // A fresh random version per incarnation: an update that read a deleted
+                // conversation can never match a new one with the same ID.
                 diesel::insert_into(conversations::table)
-                    .values(ConversationRow::new(&app, &c, 1))
+                    .values(ConversationRow::new(&app, &c, crate::fresh_version()))
                     .execute(tx)?;
                 insert_participants(tx, &app, &c, None)
             })

@@ -24,10 +24,7 @@ impl DieselStore {
         app: &AppId,
         batch: &[Conversation],
     ) -> Result<(), RepositoryError> {
-        let _turn = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _turn = self.writer.blocking_lock();
         let mut conn = self.pool.get().map_err(DbError::Pool)?;
         conn.immediate_transaction(|tx| {
             let with_message = batch.iter().filter(|c| c.last_message.is_some()).count();
@@ -35,7 +32,7 @@ impl DieselStore {
             let mut conversation_rows = Vec::with_capacity(batch.len());
             let mut message_rows = Vec::new();
             for c in batch {
-                let mut row = ConversationRow::new(app, c, 1);
+                let mut row = ConversationRow::new(app, c, crate::fresh_version());
                 if let Some(m) = &c.last_message {
                     next_seq += 1;
                     row.last_message_seq = Some(next_seq);

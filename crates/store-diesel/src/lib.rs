@@ -12,7 +12,7 @@ mod models;
 mod schema;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -97,9 +97,11 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
 #[derive(Clone)]
 pub struct DieselStore {
     pool: SqlitePool,
-    /// SQLite has one writer at a time. Writers of this process queue here instead of in
-    /// SQLite's busy handler, whose sleeps (up to 100 ms each) would dominate tail latency.
-    writer: Arc<Mutex<()>>,
+    /// SQLite has one writer at a time. Writers of this process queue here, asynchronously and
+    /// for at most `busy_timeout`, instead of in SQLite's busy handler, whose sleeps (up to
+    /// 100 ms each) would dominate tail latency.
+    writer: Arc<tokio::sync::Mutex<()>>,
+    busy_timeout: Duration,
 }
 
 impl std::fmt::Debug for DieselStore {
@@ -140,7 +142,8 @@ impl DieselStore {
             .map_err(|e| OpenError::Migrate(e.to_string()))?;
         Ok(Self {
             pool,
-            writer: Arc::new(Mutex::new(())),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+            busy_timeout: options.busy_timeout,
         })
     }
 
@@ -159,12 +162,17 @@ impl DieselStore {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, error::DbError> + Send + 'static,
     {
-        self.run_inner(Some(self.writer.clone()), f).await
+        let turn = tokio::time::timeout(self.busy_timeout, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| {
+                RepositoryError::Unavailable("timed out waiting for the write lock".into())
+            })?;
+        self.run_inner(Some(turn), f).await
     }
 
     async fn run_inner<T, F>(
         &self,
-        writer: Option<Arc<Mutex<()>>>,
+        turn: Option<tokio::sync::OwnedMutexGuard<()>>,
         f: F,
     ) -> Result<T, RepositoryError>
     where
@@ -173,11 +181,9 @@ impl DieselStore {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            // The turn comes before the connection, so queued writers do not hold connections
-            // that readers need. A poisoned lock only means another writer panicked.
-            let _turn = writer
-                .as_ref()
-                .map(|w| w.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            // The turn came before the connection, so queued writers do not hold connections
+            // that readers need; it is released when the work is done.
+            let _turn = turn;
             let mut conn = pool.get().map_err(error::DbError::Pool)?;
             f(&mut conn)
         })
@@ -185,6 +191,12 @@ impl DieselStore {
         .map_err(|e| RepositoryError::Other(format!("storage task failed: {e}")))?
         .map_err(RepositoryError::from)
     }
+}
+
+/// The first version of a newly inserted record: random, so that versions of a deleted and
+/// re-created record never repeat.
+pub(crate) fn fresh_version() -> i64 {
+    i64::from(rand::random::<u32>()) << 20
 }
 
 fn create_parent_dir(path: &Path) -> Result<(), OpenError> {

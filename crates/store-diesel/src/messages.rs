@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use diesel::prelude::*;
 use parley_domain::{
-    AppId, ConversationId, Message, MessageId, MessageRecord, MessageRepository, RepositoryError,
-    Versioned,
+    Access, AppId, ConversationId, Message, MessageId, MessageRecord, MessageRepository,
+    RepositoryError, Versioned,
 };
 
 use crate::error::DbError;
@@ -75,18 +75,53 @@ fn insert_all(
     idempotent_since: i64,
 ) -> Result<Option<Vec<MessageId>>, DbError> {
     let (app_s, conv_s) = (app.as_str(), conversation.as_str());
-    let exists = conversations::table
+    let found: Option<(Option<i64>, i64)> = conversations::table
         .find((app_s, conv_s))
-        .select(conversations::version)
-        .first::<i64>(tx)
+        .select((
+            conversations::last_message_seq,
+            conversations::last_activity,
+        ))
+        .first(tx)
         .optional()?;
-    if exists.is_none() {
+    let Some((last_seq, last_activity)) = found else {
         return Ok(None);
-    }
+    };
+    // Times never decrease in storage order, also when writers' clocks or commits interleave.
+    let mut floor = if last_seq.is_some() {
+        last_activity
+    } else {
+        i64::MIN
+    };
     let mut ids = Vec::with_capacity(records.len());
     let mut newest = None;
     for record in records {
-        let message = &record.message;
+        let mut message = record.message.clone();
+        message.created_at = message.created_at.max(floor);
+        floor = message.created_at;
+        let message = &message;
+        if let Some(sender) = &message.sender {
+            let access: Option<String> = participants::table
+                .find((app_s, conv_s, sender.as_str()))
+                .select(participants::access)
+                .first(tx)
+                .optional()?;
+            if access.as_deref() != Some(Access::ReadWrite.as_str()) {
+                return Err(DbError::Conflict);
+            }
+        }
+        if let Some(referenced) = &message.referenced_message_id {
+            let live: Option<i64> = messages::table
+                .filter(messages::app_id.eq(app_s))
+                .filter(messages::id.eq(referenced.as_str()))
+                .filter(messages::conversation_id.eq(conv_s))
+                .filter(messages::deleted_seq.is_null())
+                .select(messages::seq)
+                .first(tx)
+                .optional()?;
+            if live.is_none() {
+                return Err(DbError::Conflict);
+            }
+        }
         if let Some(key) = &record.idempotency_key {
             let this_key = idempotency_keys::table.find((app_s, conv_s, key.as_str()));
             let seen: Option<(String, i64)> = this_key
@@ -281,20 +316,27 @@ impl MessageRepository for DieselStore {
             conn.immediate_transaction(|tx| {
                 // A tombstone keeps the conversation's place in running listing walks; the
                 // content is gone.
+                let this = messages::table
+                    .filter(messages::app_id.eq(&app))
+                    .filter(messages::id.eq(&id))
+                    .filter(messages::conversation_id.eq(&conversation))
+                    .filter(messages::deleted_seq.is_null());
+                if this
+                    .select(messages::seq)
+                    .first::<i64>(tx)
+                    .optional()?
+                    .is_none()
+                {
+                    return Ok(false);
+                }
                 let seq = next_seq(tx, 1)?;
-                let deleted = diesel::update(
-                    messages::table
-                        .filter(messages::app_id.eq(&app))
-                        .filter(messages::id.eq(&id))
-                        .filter(messages::conversation_id.eq(&conversation))
-                        .filter(messages::deleted_seq.is_null()),
-                )
-                .set((
-                    messages::deleted_seq.eq(Some(seq)),
-                    messages::text.eq(""),
-                    messages::custom.eq("{}"),
-                ))
-                .execute(tx)?;
+                let deleted = diesel::update(this)
+                    .set((
+                        messages::deleted_seq.eq(Some(seq)),
+                        messages::text.eq(""),
+                        messages::custom.eq("{}"),
+                    ))
+                    .execute(tx)?;
                 if deleted == 0 {
                     return Ok(false);
                 }

@@ -8,9 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use parley_domain::{
-    AppId, AppRepository, Conversation, ConversationId, ConversationQuery, ConversationRepository,
-    Direction, Message, MessageId, MessageRecord, MessageRepository, RepositoryError, SecretKey,
-    Standing, Versioned, Walk,
+    Access, AppId, AppRepository, Conversation, ConversationId, ConversationQuery,
+    ConversationRepository, Direction, Message, MessageId, MessageRecord, MessageRepository,
+    RepositoryError, SecretKey, Standing, Versioned, Walk,
 };
 
 pub use cursors::MemoryCursorStore;
@@ -114,8 +114,9 @@ impl ConversationRepository for MemoryStore {
         }
         let mut value = conversation.clone();
         value.last_message = None;
-        data.conversations
-            .insert(key, Versioned { value, version: 1 });
+        // A fresh random version per incarnation, like the SQL adapter.
+        let version = i64::from(rand::random::<u32>()) << 20;
+        data.conversations.insert(key, Versioned { value, version });
         Ok(())
     }
 
@@ -226,12 +227,39 @@ impl MessageRepository for MemoryStore {
     ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
         let mut data = self.lock()?;
         let key = key(app, conversation);
-        if !data.conversations.contains_key(&key) {
+        let Some(stored) = data.conversations.get(&key) else {
             return Ok(None);
-        }
-        let mut ids = Vec::with_capacity(records.len());
+        };
+        // Re-check what the caller checked, as the SQL adapter does in its transaction.
         for record in records {
             let message = &record.message;
+            if let Some(sender) = &message.sender {
+                let access = stored.value.participants.get(sender).map(|p| p.access);
+                if access != Some(Access::ReadWrite) {
+                    return Err(RepositoryError::Conflict);
+                }
+            }
+            if let Some(referenced) = &message.referenced_message_id {
+                let live = data
+                    .messages
+                    .get(&key)
+                    .is_some_and(|m| m.iter().any(|s| s.live() && &s.message.id == referenced));
+                if !live {
+                    return Err(RepositoryError::Conflict);
+                }
+            }
+        }
+        let mut floor = data
+            .messages
+            .get(&key)
+            .and_then(|m| m.iter().rev().find(|s| s.live()))
+            .map_or(i64::MIN, |s| s.message.created_at);
+        let mut ids = Vec::with_capacity(records.len());
+        for record in records {
+            let mut message = record.message.clone();
+            message.created_at = message.created_at.max(floor);
+            floor = message.created_at;
+            let message = &message;
             if let Some(k) = &record.idempotency_key {
                 let ikey = (app.clone(), conversation.clone(), k.clone());
                 if let Some((first, at)) = data.idempotency.get(&ikey) {

@@ -1118,3 +1118,90 @@ pub async fn a_walk_lists_every_conversation_once_while_messages_are_deleted(s: 
         assert_eq!(seen.len(), N, "missing ({direction:?}): {seen:?}");
     }
 }
+
+pub async fn message_times_never_decrease_in_storage_order(s: &Stores) {
+    conversation_with(s, "a", "c", &["u", "v"], 1).await;
+    send(s, "c", vec![record("c", Some("v"), "later clock", 500)]).await;
+    // A writer whose clock is behind, or whose commit came second.
+    send(s, "c", vec![record("c", Some("u"), "earlier clock", 300)]).await;
+    let listed = s
+        .messages
+        .list_messages(&app("a"), &cid("c"), 10, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(listed[0].text, "earlier clock");
+    assert_eq!(
+        listed[0].created_at, 500,
+        "stored no earlier than the message before it"
+    );
+    let c = found(s, "a", "c").await.value;
+    assert_eq!(c.participants[&uid("u")].read_until, 500);
+    // v's message is not newer than u's readUntil, and u's own is the last: nothing unread.
+    assert!(!c.is_unread(&uid("u"), &c.participants[&uid("u")]));
+}
+
+pub async fn a_send_whose_checks_no_longer_hold_is_a_conflict_and_stores_nothing(s: &Stores) {
+    conversation_with(s, "a", "c", &["writer"], 1).await;
+    let before = found(s, "a", "c").await;
+    let mut reader = before.value.clone();
+    reader.participants.insert(
+        uid("reader"),
+        Participant {
+            access: Access::Read,
+            ..Participant::joined(1)
+        },
+    );
+    s.conversations
+        .update(&app("a"), &before, &reader)
+        .await
+        .unwrap();
+    for sender in ["reader", "stranger"] {
+        let err = s
+            .messages
+            .insert_messages(
+                &app("a"),
+                &cid("c"),
+                &[record("c", Some(sender), "x", 10)],
+                0,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, RepositoryError::Conflict),
+            "{sender}: {err:?}"
+        );
+    }
+    let mut dangling = record("c", Some("writer"), "reply", 10);
+    dangling.message.referenced_message_id = Some(MessageId::new("msg_gone").unwrap());
+    let err = s
+        .messages
+        .insert_messages(
+            &app("a"),
+            &cid("c"),
+            &[record("c", None, "ok", 10), dangling],
+            0,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Conflict), "{err:?}");
+    assert!(texts(s, "c", 10, None).await.is_empty(), "all or nothing");
+}
+
+pub async fn an_update_that_read_a_deleted_conversation_never_matches_its_successor(s: &Stores) {
+    s.conversations
+        .insert(&app("a"), &sample("c1"))
+        .await
+        .unwrap();
+    let stale = found(s, "a", "c1").await;
+    assert!(s.conversations.delete(&app("a"), &cid("c1")).await.unwrap());
+    let successor = Conversation::new(cid("c1"), 99);
+    s.conversations.insert(&app("a"), &successor).await.unwrap();
+    let err = s
+        .conversations
+        .update(&app("a"), &stale, &stale.value)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Conflict), "{err:?}");
+    assert_eq!(found(s, "a", "c1").await.value, successor);
+}

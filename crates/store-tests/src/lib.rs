@@ -58,6 +58,9 @@ macro_rules! contract_suite {
             a_walk_lists_every_conversation_once_while_others_receive_messages,
             a_walk_places_conversations_as_of_its_snapshot_when_messages_are_deleted,
             a_walk_lists_every_conversation_once_while_messages_are_deleted,
+            message_times_never_decrease_in_storage_order,
+            a_send_whose_checks_no_longer_hold_is_a_conflict_and_stores_nothing,
+            an_update_that_read_a_deleted_conversation_never_matches_its_successor,
         );
     };
 }

@@ -241,6 +241,16 @@ impl Api {
         )
     }
 
+    /// PATCH with a JSON body.
+    pub fn patch(&self, path: &str, body: &Value) -> Resp {
+        self.request(
+            "PATCH",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
     pub fn post(&self, path: &str, body: &Value) -> Resp {
         self.post_raw(path, body.to_string().as_bytes())
     }
