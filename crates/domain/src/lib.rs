@@ -14,6 +14,7 @@ pub mod listing;
 pub mod message;
 pub mod ports;
 pub mod service;
+pub mod user;
 
 pub use app::{AppKeys, SecretKey};
 pub use clock::{Clock, SystemClock};
@@ -26,5 +27,9 @@ pub use ids::{AppId, ConversationId, IdError, UserId};
 pub use limits::Limits;
 pub use listing::{ConversationQuery, Cursor, Direction, OrderBy, Position, Standing, Walk};
 pub use message::{Message, MessageId, MessageKind, MessagePatch, MessageRecord, NewMessage};
-pub use ports::{AppRepository, ConversationRepository, CursorStore, MessageRepository, Versioned};
-pub use service::{ConversationService, MessageService};
+pub use ports::{
+    AppRepository, ConversationRepository, CursorStore, MessageRepository, UserRepository,
+    UserWrite, Versioned,
+};
+pub use service::{ConversationService, MessageService, UserConversation, UserService};
+pub use user::{PushTokensPatch, User, UserPatch};

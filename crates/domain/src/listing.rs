@@ -8,7 +8,7 @@
 //! a [`CursorStore`](crate::ports::CursorStore), keyed by that item's ID, because a TalkJS cursor
 //! (`startingAfter`) is nothing but a conversation ID.
 
-use crate::ids::ConversationId;
+use crate::ids::{ConversationId, UserId};
 
 /// The default and the bounds of `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -40,6 +40,10 @@ pub struct ConversationQuery {
     pub last_message_after: Option<i64>,
     pub order_by: OrderBy,
     pub direction: Direction,
+    /// Only the conversations this user is on record in (with access other than `None`).
+    pub member: Option<UserId>,
+    /// With `member`: only the conversations with a message unread for them.
+    pub unreads_only: bool,
 }
 
 impl Default for ConversationQuery {
@@ -51,6 +55,8 @@ impl Default for ConversationQuery {
             last_message_after: None,
             order_by: OrderBy::default(),
             direction: Direction::default(),
+            member: None,
+            unreads_only: false,
         }
     }
 }
@@ -59,8 +65,13 @@ impl ConversationQuery {
     /// Identifies the list a cursor belongs to: everything but `limit` and `startingAfter`.
     pub fn list_key(&self) -> String {
         format!(
-            "{:?}|{:?}|{:?}|{:?}",
-            self.order_by, self.direction, self.last_message_before, self.last_message_after
+            "{:?}|{:?}|{:?}|{:?}|{:?}|{}",
+            self.order_by,
+            self.direction,
+            self.last_message_before,
+            self.last_message_after,
+            self.member.as_ref().map(UserId::as_str),
+            self.unreads_only
         )
     }
 

@@ -3,11 +3,12 @@
 use async_trait::async_trait;
 
 use crate::app::SecretKey;
-use crate::conversation::Conversation;
+use crate::conversation::{Conversation, Participant};
 use crate::error::RepositoryError;
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::listing::{ConversationQuery, Cursor, Standing, Walk};
 use crate::message::{Message, MessageId, MessageRecord};
+use crate::user::User;
 
 /// A stored value and the version it was read at, for optimistic concurrency.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,6 +73,17 @@ pub trait ConversationRepository: Send + Sync + 'static {
         app: &AppId,
         id: &ConversationId,
     ) -> Result<Option<Standing>, RepositoryError>;
+
+    /// `user`'s participation in the conversation, if they are on record in it.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other` as for [`find`](Self::find).
+    async fn participation(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        user: &UserId,
+    ) -> Result<Option<Participant>, RepositoryError>;
 
     /// One page of the app's conversations in the query's order, each with its sort key,
     /// continuing after `walk.after`. Conversations are placed and filtered by their last message
@@ -147,6 +159,18 @@ pub trait MessageRepository: Send + Sync + 'static {
         after: &Message,
     ) -> Result<(), RepositoryError>;
 
+    /// For each (conversation, readUntil): how many live messages of that conversation are newer
+    /// than readUntil and not sent by `user`. Counts only those messages, not the history.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn unread_counts(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        items: &[(ConversationId, i64)],
+    ) -> Result<Vec<i64>, RepositoryError>;
+
     /// Deletes the message; the conversation's last message becomes the newest one left.
     /// `false` when there was no such message in this conversation.
     ///
@@ -158,6 +182,47 @@ pub trait MessageRepository: Send + Sync + 'static {
         conversation: &ConversationId,
         id: &MessageId,
     ) -> Result<bool, RepositoryError>;
+}
+
+/// A user to store: new (`expected_version` is `None`) or replacing the version that was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserWrite {
+    pub expected_version: Option<i64>,
+    pub user: User,
+}
+
+/// Durable storage of users, scoped by app.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync + 'static {
+    /// The user and the version it was read at.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn find_user(
+        &self,
+        app: &AppId,
+        id: &UserId,
+    ) -> Result<Option<Versioned<User>>, RepositoryError>;
+
+    /// Stores all the writes atomically, or none of them.
+    ///
+    /// # Errors
+    /// `Conflict` when a new user exists already or a replaced one changed since it was read
+    /// (nothing is written); `Unavailable`/`Other`.
+    async fn save_users(&self, app: &AppId, writes: &[UserWrite]) -> Result<(), RepositoryError>;
+
+    /// Up to `limit` users in ID order (bytewise), after `starting_after` (exclusive). `None`
+    /// when `starting_after` is no user of this app.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn list_users(
+        &self,
+        app: &AppId,
+        limit: usize,
+        starting_after: Option<UserId>,
+    ) -> Result<Option<Vec<User>>, RepositoryError>;
 }
 
 /// Remembers where served pages ended, so that the next page of the same walk continues from

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::conversation::{Conversation, ConversationPatch, Join, ParticipantPatch};
+use crate::conversation::{Access, Conversation, ConversationPatch, Join, ParticipantPatch};
 use crate::error::{Invalid, InvalidCode, Problems, RepositoryError, ServiceError};
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::legacy::LegacyKey;
@@ -12,7 +12,10 @@ use crate::listing::{ConversationQuery, Cursor, Position, Walk};
 use crate::message::{
     Message, MessageId, MessagePatch, MessageRecord, NewMessage, IDEMPOTENCY_WINDOW_MS,
 };
-use crate::ports::{ConversationRepository, CursorStore, MessageRepository};
+use crate::ports::{
+    ConversationRepository, CursorStore, MessageRepository, UserRepository, UserWrite,
+};
+use crate::user::{prefixed, User, UserPatch};
 
 /// How often a PUT re-reads and retries after losing a race to a concurrent writer. Every lost
 /// race means another writer committed, so the system as a whole always makes progress.
@@ -274,6 +277,12 @@ impl ConversationService {
                     )
                 };
                 let standing = self.repo.standing(app, id).await?.ok_or_else(unknown)?;
+                if let Some(member) = &query.member {
+                    let on_record = self.repo.participation(app, id, member).await?;
+                    if on_record.is_none_or(|p| p.access == Access::None) {
+                        return Err(unknown().into());
+                    }
+                }
                 match self.cursors.recall(app, &list, id).await {
                     Some(cursor) => Walk {
                         snapshot: cursor.snapshot,
@@ -521,6 +530,214 @@ impl MessageService {
         } else {
             Err(ServiceError::NotFound("message"))
         }
+    }
+}
+
+/// One of a user's conversations, with that user's unread state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserConversation {
+    pub conversation: Conversation,
+    pub is_unread: bool,
+    pub unread_message_count: i64,
+}
+
+/// Creates, merges, reads and lists users, and lists a user's conversations.
+#[derive(Clone)]
+pub struct UserService {
+    users: Arc<dyn UserRepository>,
+    messages: Arc<dyn MessageRepository>,
+    conversations: ConversationService,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl std::fmt::Debug for UserService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserService").finish_non_exhaustive()
+    }
+}
+
+impl UserService {
+    pub fn new(
+        users: Arc<dyn UserRepository>,
+        messages: Arc<dyn MessageRepository>,
+        conversations: ConversationService,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            users,
+            messages,
+            conversations,
+            clock,
+            limits,
+        }
+    }
+
+    /// Creates or merges one user.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] naming the bad fields; `Busy`; storage.
+    pub async fn put(
+        &self,
+        app: &AppId,
+        id: &UserId,
+        patch: &UserPatch,
+    ) -> Result<(), ServiceError> {
+        self.write(app, &[(id.clone(), patch.clone())], false).await
+    }
+
+    /// Creates or merges up to `users_per_batch` users, all or nothing.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] with reasons keyed by user ID (`u1.name`); `Busy`; storage.
+    pub async fn put_batch(
+        &self,
+        app: &AppId,
+        items: &[(UserId, UserPatch)],
+    ) -> Result<(), ServiceError> {
+        if items.len() > self.limits.users_per_batch {
+            let mut problems = Problems::default();
+            problems.over_limit(
+                "(body)",
+                format!("at most {} users per request", self.limits.users_per_batch),
+            );
+            problems.finish()?;
+        }
+        self.write(app, items, true).await
+    }
+
+    async fn write(
+        &self,
+        app: &AppId,
+        items: &[(UserId, UserPatch)],
+        batch: bool,
+    ) -> Result<(), ServiceError> {
+        let name = |invalid, id: &UserId| {
+            if batch {
+                prefixed(invalid, id.as_str())
+            } else {
+                invalid
+            }
+        };
+        let mut problems = Problems::default();
+        for (id, patch) in items {
+            if let Err(invalid) = self.limits.check_user_patch(patch) {
+                problems.absorb(name(invalid, id));
+            }
+        }
+        problems.finish()?;
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let now = self.clock.now_ms();
+            let mut problems = Problems::default();
+            let mut writes = Vec::with_capacity(items.len());
+            for (id, patch) in items {
+                let current = self.users.find_user(app, id).await?;
+                let merged = match &current {
+                    None => User::create(id.clone(), patch, now),
+                    Some(found) => {
+                        let mut next = found.value.clone();
+                        next.apply(patch).map(|()| next)
+                    }
+                };
+                let checked = merged.and_then(|user| self.limits.check_user(&user).map(|()| user));
+                match checked {
+                    Ok(user) if current.as_ref().is_some_and(|c| c.value == user) => {}
+                    Ok(user) => writes.push(UserWrite {
+                        expected_version: current.map(|c| c.version),
+                        user,
+                    }),
+                    Err(invalid) => problems.absorb(name(invalid, id)),
+                }
+            }
+            problems.finish()?;
+            if writes.is_empty() {
+                return Ok(());
+            }
+            match self.users.save_users(app, &writes).await {
+                Ok(()) => return Ok(()),
+                Err(RepositoryError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// The user, or `NotFound("user")`.
+    ///
+    /// # Errors
+    /// `NotFound`; storage.
+    pub async fn get(&self, app: &AppId, id: &UserId) -> Result<User, ServiceError> {
+        match self.users.find_user(app, id).await? {
+            Some(found) => Ok(found.value),
+            None => Err(ServiceError::NotFound("user")),
+        }
+    }
+
+    /// A page of the app's users in ID order.
+    ///
+    /// # Errors
+    /// [`ServiceError::Invalid`] naming `startingAfter` when it is no user of the app; storage.
+    pub async fn list(
+        &self,
+        app: &AppId,
+        limit: usize,
+        starting_after: Option<UserId>,
+    ) -> Result<Vec<User>, ServiceError> {
+        let shown = starting_after.as_ref().map(ToString::to_string);
+        match self.users.list_users(app, limit, starting_after).await? {
+            Some(users) => Ok(users),
+            None => Err(Invalid::field(
+                InvalidCode::InvalidField,
+                "startingAfter",
+                format!("`{}` is no user of this app", shown.unwrap_or_default()),
+            )
+            .into()),
+        }
+    }
+
+    /// A page of `user`'s conversations (not those they left, nor those where their access is
+    /// `None`), each with their unread state; the listing rules are those of the app-wide list.
+    ///
+    /// # Errors
+    /// `NotFound("user")` for an unknown user; as [`ConversationService::list`].
+    pub async fn conversations(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        query: &ConversationQuery,
+    ) -> Result<Vec<UserConversation>, ServiceError> {
+        if self.users.find_user(app, user).await?.is_none() {
+            return Err(ServiceError::NotFound("user"));
+        }
+        let query = ConversationQuery {
+            member: Some(user.clone()),
+            ..query.clone()
+        };
+        let page = self.conversations.list(app, &query).await?;
+        let reads: Vec<(ConversationId, i64)> = page
+            .iter()
+            .map(|c| {
+                let read_until = c.participants.get(user).map_or(i64::MAX, |p| p.read_until);
+                (c.id.clone(), read_until)
+            })
+            .collect();
+        let counts = self.messages.unread_counts(app, user, &reads).await?;
+        Ok(page
+            .into_iter()
+            .zip(counts)
+            .map(|(conversation, unread_message_count)| {
+                let is_unread = conversation
+                    .participants
+                    .get(user)
+                    .is_some_and(|p| conversation.is_unread(user, p));
+                UserConversation {
+                    conversation,
+                    is_unread,
+                    unread_message_count,
+                }
+            })
+            .collect())
     }
 }
 

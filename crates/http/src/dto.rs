@@ -8,7 +8,7 @@ use parley_domain::listing::MAX_LIMIT;
 use parley_domain::{
     Access, Conversation, ConversationId, ConversationPatch, ConversationQuery, CustomPatch,
     Direction, Field, Invalid, Join, Message, MessageId, MessageKind, MessagePatch, NewMessage,
-    Notify, OrderBy, ParticipantPatch, UserId,
+    Notify, OrderBy, ParticipantPatch, PushTokensPatch, User, UserConversation, UserId, UserPatch,
 };
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -590,6 +590,240 @@ pub fn message_query(pairs: Vec<(String, String)>) -> Result<(usize, Option<Mess
     }
     problems.finish()?;
     Ok((limit, after))
+}
+
+/// The fields of a user PUT body.
+fn user_fields(problems: &mut Problems, prefix: &str, body: Value, path_id: &UserId) -> UserPatch {
+    let mut patch = UserPatch::default();
+    let Value::Object(map) = body else {
+        let path = match prefix.trim_end_matches('.') {
+            "" => "(body)".to_string(),
+            id => id.to_string(),
+        };
+        problems.invalid(path, "must be a JSON object");
+        return patch;
+    };
+    let name = |field: &str| format!("{prefix}{field}");
+    let mut sub = Problems::default();
+    for (field, value) in map {
+        match field.as_str() {
+            "name" => patch.name = nullable_string(&mut sub, &name("name"), value),
+            "email" | "phone" => {
+                let parsed = if value.is_null() {
+                    Field::Null
+                } else {
+                    string_array(&mut sub, &name(&field), value).map_or(Field::Absent, Field::Set)
+                };
+                if field == "email" {
+                    patch.email = parsed;
+                } else {
+                    patch.phone = parsed;
+                }
+            }
+            "photoUrl" => patch.photo_url = nullable_string(&mut sub, &name("photoUrl"), value),
+            "welcomeMessage" => {
+                patch.welcome_message = nullable_string(&mut sub, &name("welcomeMessage"), value)
+            }
+            "role" => patch.role = nullable_string(&mut sub, &name("role"), value),
+            "locale" => patch.locale = nullable_string(&mut sub, &name("locale"), value),
+            "availabilityText" => {
+                patch.availability_text =
+                    nullable_string(&mut sub, &name("availabilityText"), value)
+            }
+            "custom" => {
+                let mut inner = Problems::default();
+                patch.custom = custom_patch(&mut inner, value);
+                if let Err(invalid) = inner.finish() {
+                    for (path, reason) in invalid.reasons {
+                        sub.invalid(format!("{prefix}{path}"), reason);
+                    }
+                }
+            }
+            "pushTokens" => match value {
+                Value::Null => patch.push_tokens = Some(PushTokensPatch::Clear),
+                Value::Object(tokens) => {
+                    let mut changes = BTreeMap::new();
+                    for (token, keep) in tokens {
+                        match keep {
+                            Value::Bool(true) => {
+                                changes.insert(token, true);
+                            }
+                            Value::Null => {
+                                changes.insert(token, false);
+                            }
+                            _ => sub.invalid(
+                                name(&format!("pushTokens.{token}")),
+                                "must be true (to add the token) or null (to remove it)",
+                            ),
+                        }
+                    }
+                    patch.push_tokens = Some(PushTokensPatch::Merge(changes));
+                }
+                _ => sub.invalid(name("pushTokens"), "must be an object of tokens, or null"),
+            },
+            "id" => {
+                if value.as_str() != Some(path_id.as_str()) {
+                    sub.invalid(name("id"), "must equal the user ID in the path");
+                }
+            }
+            "createdAt" => {}
+            other => sub.unknown(name(other)),
+        }
+    }
+    if let Err(invalid) = sub.finish() {
+        problems.absorb(invalid);
+    }
+    patch
+}
+
+/// The body of PUT `/users/{userId}`.
+///
+/// # Errors
+/// [`Invalid`] naming every bad or unknown field.
+pub fn user_patch(body: Value, id: &UserId) -> Result<UserPatch, Invalid> {
+    let mut problems = Problems::default();
+    let patch = user_fields(&mut problems, "", body, id);
+    problems.finish()?;
+    Ok(patch)
+}
+
+/// The body of PUT `/users`: `{userId: user body, ...}`, reasons keyed by user ID.
+///
+/// # Errors
+/// [`Invalid`] naming every bad user ID and field.
+pub fn user_batch(body: Value) -> Result<Vec<(UserId, UserPatch)>, Invalid> {
+    let mut problems = Problems::default();
+    let Value::Object(map) = body else {
+        problems.invalid("(body)", "must be an object of user ID to user");
+        problems.finish()?;
+        return Ok(Vec::new());
+    };
+    let mut items = Vec::with_capacity(map.len());
+    for (raw, value) in map {
+        match UserId::new(raw.clone()) {
+            Ok(id) => {
+                if !value.is_object() {
+                    problems.invalid(raw, "must be a JSON object");
+                    continue;
+                }
+                let patch = user_fields(&mut problems, &format!("{id}."), value, &id);
+                items.push((id, patch));
+            }
+            Err(e) => problems.invalid(raw, format!("is not a valid user ID: {e}")),
+        }
+    }
+    problems.finish()?;
+    Ok(items)
+}
+
+/// The User object.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView<'a> {
+    id: &'a str,
+    name: &'a str,
+    email: Option<&'a [String]>,
+    phone: Option<&'a [String]>,
+    photo_url: Option<&'a str>,
+    welcome_message: Option<&'a str>,
+    role: Option<&'a str>,
+    locale: Option<&'a str>,
+    availability_text: Option<&'a str>,
+    custom: &'a BTreeMap<String, String>,
+    push_tokens: BTreeMap<&'a str, bool>,
+    created_at: i64,
+}
+
+impl<'a> From<&'a User> for UserView<'a> {
+    fn from(u: &'a User) -> Self {
+        Self {
+            id: u.id.as_str(),
+            name: &u.name,
+            email: u.email.as_deref(),
+            phone: u.phone.as_deref(),
+            photo_url: u.photo_url.as_deref(),
+            welcome_message: u.welcome_message.as_deref(),
+            role: u.role.as_deref(),
+            locale: u.locale.as_deref(),
+            availability_text: u.availability_text.as_deref(),
+            custom: &u.custom,
+            push_tokens: u.push_tokens.iter().map(|t| (t.as_str(), true)).collect(),
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// One item of `GET /users/{userId}/conversations`: the Conversation plus that user's unread
+/// state.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserConversationView<'a> {
+    #[serde(flatten)]
+    conversation: ConversationView<'a>,
+    is_unread: bool,
+    unread_message_count: i64,
+}
+
+impl<'a> From<&'a UserConversation> for UserConversationView<'a> {
+    fn from(item: &'a UserConversation) -> Self {
+        Self {
+            conversation: ConversationView::from(&item.conversation),
+            is_unread: item.is_unread,
+            unread_message_count: item.unread_message_count,
+        }
+    }
+}
+
+/// `GET /users?limit&startingAfter`.
+///
+/// # Errors
+/// [`Invalid`] naming every bad parameter.
+pub fn user_query(pairs: Vec<(String, String)>) -> Result<(usize, Option<UserId>), Invalid> {
+    let mut problems = Problems::default();
+    let mut limit = parley_domain::listing::DEFAULT_LIMIT;
+    let mut after = None;
+    for (name, value) in pairs {
+        match name.as_str() {
+            "limit" => limit = parse_limit(&mut problems, &value).unwrap_or(limit),
+            "startingAfter" => match UserId::new(value) {
+                Ok(id) => after = Some(id),
+                Err(e) => problems.invalid("startingAfter", e.to_string()),
+            },
+            _ => {}
+        }
+    }
+    problems.finish()?;
+    Ok((limit, after))
+}
+
+/// `GET /users/{userId}/conversations`: the conversation list's parameters plus `unreadsOnly`.
+///
+/// # Errors
+/// [`Invalid`] naming every bad parameter.
+pub fn user_conversation_query(pairs: Vec<(String, String)>) -> Result<ConversationQuery, Invalid> {
+    let mut problems = Problems::default();
+    let mut unreads_only = false;
+    let mut rest = Vec::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        if name == "unreadsOnly" {
+            match value.as_str() {
+                "true" => unreads_only = true,
+                "false" => unreads_only = false,
+                _ => problems.invalid("unreadsOnly", "must be true or false"),
+            }
+        } else {
+            rest.push((name, value));
+        }
+    }
+    let query = conversation_query(rest);
+    if let Err(invalid) = &query {
+        problems.absorb(invalid.clone());
+    }
+    problems.finish()?;
+    Ok(ConversationQuery {
+        unreads_only,
+        ..query?
+    })
 }
 
 #[cfg(test)]

@@ -75,6 +75,15 @@ pub fn message_id(req: &HttpRequest) -> Result<MessageId, Invalid> {
     MessageId::new(raw).map_err(|e| id_problem("messageId", &e))
 }
 
+/// `/v1/{appId}/users/{userId}...`
+///
+/// # Errors
+/// [`Invalid`] when the segment is not a valid ID.
+pub fn user_id(req: &HttpRequest) -> Result<UserId, Invalid> {
+    let raw = decoded_segment(req, 3, "userId")?;
+    UserId::new(raw).map_err(|e| id_problem("userId", &e))
+}
+
 /// `/v1/{appId}/conversations/{conversationId}/participants/{userId}`
 ///
 /// # Errors

@@ -6,10 +6,11 @@ use serde::Serialize;
 use crate::body::{read_json, read_json_or_empty};
 use crate::dto::{
     conversation_patch, conversation_query, join_body, legacy_patch, message_patch, message_query,
-    new_messages, participant_patch, query_pairs, ConversationView, Created, Data, MessageView,
+    new_messages, participant_patch, query_pairs, user_batch, user_conversation_query, user_patch,
+    user_query, ConversationView, Created, Data, MessageView, UserConversationView, UserView,
 };
 use crate::error::ApiError;
-use crate::path::{conversation_id, legacy_key, message_id, participant_id};
+use crate::path::{conversation_id, legacy_key, message_id, participant_id, user_id};
 use crate::state::AppState;
 
 type Answer = Result<HttpResponse, ApiError>;
@@ -33,6 +34,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::put().to(join_conversation))
             .route(web::patch().to(patch_participant))
             .route(web::delete().to(leave_conversation))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/{app_id}/users")
+            .route(web::get().to(list_users))
+            .route(web::put().to(put_users))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/{app_id}/users/{user_id}")
+            .route(web::get().to(get_user))
+            .route(web::put().to(put_user))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/v1/{app_id}/users/{user_id}/conversations")
+            .route(web::get().to(list_user_conversations))
             .default_service(web::to(method_not_allowed)),
     )
     .service(
@@ -214,4 +232,45 @@ async fn leave_conversation(req: HttpRequest, state: web::Data<AppState>) -> Ans
     let user = participant_id(&req)?;
     state.conversations.leave(&app, &id, &user).await?;
     Ok(ok_empty())
+}
+
+async fn list_users(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let (limit, after) = user_query(query_pairs(req.query_string())?)?;
+    let users = state.users.list(&app, limit, after).await?;
+    Ok(ok(&Data {
+        data: users.iter().map(UserView::from).collect(),
+    }))
+}
+
+async fn put_users(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let items = user_batch(read_json(&req, payload, state.body_limit()).await?)?;
+    state.users.put_batch(&app, &items).await?;
+    Ok(ok_empty())
+}
+
+async fn get_user(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = user_id(&req)?;
+    let user = state.users.get(&app, &id).await?;
+    Ok(ok(&UserView::from(&user)))
+}
+
+async fn put_user(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = user_id(&req)?;
+    let patch = user_patch(read_json(&req, payload, state.body_limit()).await?, &id)?;
+    state.users.put(&app, &id, &patch).await?;
+    Ok(ok_empty())
+}
+
+async fn list_user_conversations(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = user_id(&req)?;
+    let query = user_conversation_query(query_pairs(req.query_string())?)?;
+    let page = state.users.conversations(&app, &id, &query).await?;
+    Ok(ok(&Data {
+        data: page.iter().map(UserConversationView::from).collect(),
+    }))
 }

@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
-use parley_domain::{AppId, ConversationService, MessageService};
+use parley_domain::{AppId, ConversationService, MessageService, UserService};
 
 use crate::auth::Authenticator;
 use crate::error::ApiError;
@@ -14,6 +14,7 @@ use crate::rate::RateLimit;
 pub struct AppState {
     pub conversations: ConversationService,
     pub messages: MessageService,
+    pub users: UserService,
     pub auth: Authenticator,
     pub rate_limit: Option<RateLimit>,
 }
@@ -22,12 +23,14 @@ impl AppState {
     pub fn new(
         conversations: ConversationService,
         messages: MessageService,
+        users: UserService,
         auth: Authenticator,
         rate_limit: Option<RateLimit>,
     ) -> Self {
         Self {
             conversations,
             messages,
+            users,
             auth,
             rate_limit,
         }

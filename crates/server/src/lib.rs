@@ -11,7 +11,7 @@ use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, MessageRepository,
-    MessageService, SecretKey, SystemClock,
+    MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
 use parley_http::{AppState, Authenticator, RateLimit};
 use parley_store_diesel::{DieselStore, SqliteOptions};
@@ -33,6 +33,7 @@ pub struct Running {
 struct Ports {
     conversations: Arc<dyn ConversationRepository>,
     messages: Arc<dyn MessageRepository>,
+    users: Arc<dyn UserRepository>,
     apps: Arc<dyn AppRepository>,
 }
 
@@ -43,6 +44,7 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
             Ok(Ports {
                 conversations: store.clone(),
                 messages: store.clone(),
+                users: store.clone(),
                 apps: store,
             })
         }
@@ -62,6 +64,7 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
             Ok(Ports {
                 conversations: store.clone(),
                 messages: store.clone(),
+                users: store.clone(),
                 apps: store,
             })
         }
@@ -108,13 +111,21 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     );
     let messages = MessageService::new(
         ports.conversations,
+        ports.messages.clone(),
+        clock.clone(),
+        settings.limits(),
+    );
+    let users = UserService::new(
+        ports.users,
         ports.messages,
+        conversations.clone(),
         clock,
         settings.limits(),
     );
     let state = web::Data::new(AppState::new(
         conversations,
         messages,
+        users,
         Authenticator::new(keys),
         RateLimit::new(
             settings.rate_limit.requests_per_second,

@@ -8,8 +8,8 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use diesel::sqlite::Sqlite;
 use parley_domain::{
-    AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository, Direction,
-    OrderBy, Position, RepositoryError, Standing, Versioned, Walk,
+    Access, AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository,
+    Direction, OrderBy, Participant, Position, RepositoryError, Standing, UserId, Versioned, Walk,
 };
 
 use crate::error::DbError;
@@ -159,19 +159,12 @@ fn insert_participants(
 }
 
 /// Part A of a page: conversations whose activity did not change after the snapshot, straight
-/// from the covering index of the order. A boxed query: diesel caches it by its SQL text, which
-/// varies only with the order and with which filters are present.
-macro_rules! untouched_page {
-    ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {{
-        let mut q = conversations::table
-            .select((conversations::id, $key))
-            .filter(conversations::app_id.eq($app))
-            .filter(
-                conversations::activity_seq
-                    .is_null()
-                    .or(conversations::activity_seq.le($walk.snapshot)),
-            )
-            .into_boxed();
+/// from the covering index of the order. `$q` is the boxed base query (the app's conversations, or
+/// one user's); diesel caches it by its SQL text, which varies only with the order and with which
+/// filters are present.
+macro_rules! keyset_page {
+    ($conn:expr, $q:expr, $query:expr, $walk:expr, $key:expr) => {{
+        let mut q = $q;
         // With messages, last_activity is the last message's time.
         if let Some(before) = $query.last_message_before {
             q = q
@@ -208,6 +201,61 @@ macro_rules! untouched_page {
     }};
 }
 
+/// The app's conversations untouched since the snapshot.
+macro_rules! app_base {
+    ($app:expr, $walk:expr, $key:expr) => {
+        conversations::table
+            .select((conversations::id, $key))
+            .filter(conversations::app_id.eq($app))
+            .filter(
+                conversations::activity_seq
+                    .is_null()
+                    .or(conversations::activity_seq.le($walk.snapshot)),
+            )
+            .into_boxed()
+    };
+}
+
+/// The user's conversations (access other than None) untouched since the snapshot, and with
+/// `unreads_only` only those whose last message is someone else's and newer than readUntil.
+macro_rules! member_base {
+    ($app:expr, $walk:expr, $user:expr, $unreads_only:expr, $key:expr) => {{
+        let mut q = member_join!()
+            .select((conversations::id, $key))
+            .filter(participants::app_id.eq($app))
+            .filter(participants::user_id.eq($user.as_str().to_owned()))
+            .filter(participants::access.ne(Access::None.as_str()))
+            .filter(
+                conversations::activity_seq
+                    .is_null()
+                    .or(conversations::activity_seq.le($walk.snapshot)),
+            )
+            .into_boxed();
+        if $unreads_only {
+            q = q
+                .filter(conversations::last_message_seq.is_not_null())
+                .filter(conversations::last_activity.gt(participants::read_until))
+                .filter(
+                    conversations::last_message_sender
+                        .is_null()
+                        .or(conversations::last_message_sender.ne($user.as_str().to_owned())),
+                );
+        }
+        q
+    }};
+}
+
+/// A user's participations joined with their conversations.
+macro_rules! member_join {
+    () => {
+        participants::table.inner_join(
+            conversations::table.on(conversations::app_id
+                .eq(participants::app_id)
+                .and(conversations::id.eq(participants::conversation_id))),
+        )
+    };
+}
+
 /// The IDs and sort keys of one page, placed as of `walk.snapshot`.
 ///
 /// Conversations untouched since the snapshot are paged straight from the covering index; the
@@ -218,17 +266,69 @@ fn rank_page(
     query: &ConversationQuery,
     walk: &Walk,
 ) -> Result<Vec<(String, i64)>, DbError> {
-    let mut page = match query.order_by {
-        OrderBy::LastActivity => {
-            untouched_page!(conn, app, query, walk, conversations::last_activity)
+    let last_activity = conversations::last_activity;
+    let created_at = conversations::created_at;
+    let mut page = match (query.order_by, &query.member) {
+        (OrderBy::LastActivity, None) => {
+            keyset_page!(
+                conn,
+                app_base!(app, walk, last_activity),
+                query,
+                walk,
+                last_activity
+            )
         }
-        OrderBy::CreatedAt => untouched_page!(conn, app, query, walk, conversations::created_at),
+        (OrderBy::CreatedAt, None) => {
+            keyset_page!(
+                conn,
+                app_base!(app, walk, created_at),
+                query,
+                walk,
+                created_at
+            )
+        }
+        (OrderBy::LastActivity, Some(user)) => keyset_page!(
+            conn,
+            member_base!(app, walk, user, query.unreads_only, last_activity),
+            query,
+            walk,
+            last_activity
+        ),
+        (OrderBy::CreatedAt, Some(user)) => keyset_page!(
+            conn,
+            member_base!(app, walk, user, query.unreads_only, created_at),
+            query,
+            walk,
+            created_at
+        ),
     };
-    let moved: Vec<(String, i64)> = conversations::table
-        .filter(conversations::app_id.eq(app))
-        .filter(conversations::activity_seq.gt(walk.snapshot))
-        .select((conversations::id, conversations::created_at))
-        .load(conn)?;
+    let moved: Vec<(String, i64)> = match &query.member {
+        None => conversations::table
+            .filter(conversations::app_id.eq(app))
+            .filter(conversations::activity_seq.gt(walk.snapshot))
+            .select((conversations::id, conversations::created_at))
+            .load(conn)?,
+        Some(user) => {
+            let mut q = member_join!()
+                .filter(participants::app_id.eq(app))
+                .filter(participants::user_id.eq(user.as_str()))
+                .filter(participants::access.ne(Access::None.as_str()))
+                .filter(conversations::activity_seq.gt(walk.snapshot))
+                .select((conversations::id, conversations::created_at))
+                .into_boxed();
+            if query.unreads_only {
+                q = q
+                    .filter(conversations::last_message_seq.is_not_null())
+                    .filter(conversations::last_activity.gt(participants::read_until))
+                    .filter(
+                        conversations::last_message_sender
+                            .is_null()
+                            .or(conversations::last_message_sender.ne(user.as_str())),
+                    );
+            }
+            q.load(conn)?
+        }
+    };
     if moved.is_empty() {
         return Ok(page);
     }
@@ -398,6 +498,28 @@ impl ConversationRepository for DieselStore {
                         .execute(tx)?;
                 Ok(deleted > 0)
             })
+        })
+        .await
+    }
+
+    async fn participation(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        user: &UserId,
+    ) -> Result<Option<Participant>, RepositoryError> {
+        let (app, id, user) = (
+            app.as_str().to_owned(),
+            id.as_str().to_owned(),
+            user.as_str().to_owned(),
+        );
+        self.run(move |conn| {
+            let row: Option<ParticipantRow> = participants::table
+                .find((app.as_str(), id.as_str(), user.as_str()))
+                .select(ParticipantRow::as_select())
+                .first(conn)
+                .optional()?;
+            Ok(row.map(|r| r.into_domain()).transpose()?.map(|(_, p)| p))
         })
         .await
     }

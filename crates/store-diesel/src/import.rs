@@ -37,6 +37,7 @@ impl DieselStore {
                     next_seq += 1;
                     row.last_message_seq = Some(next_seq);
                     row.activity_seq = Some(next_seq);
+                    row.last_message_sender = m.sender.as_ref().map(|u| u.as_str().to_owned());
                     row.last_activity = m.created_at;
                     message_rows.push(NewMessageRow::new(app, m, next_seq));
                 }

@@ -10,6 +10,7 @@ mod import;
 mod messages;
 mod models;
 mod schema;
+mod users;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

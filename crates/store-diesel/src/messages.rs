@@ -3,9 +3,11 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
+use diesel::sql_types::Bool;
+use diesel::sqlite::Sqlite;
 use parley_domain::{
     Access, AppId, ConversationId, Message, MessageId, MessageRecord, MessageRepository,
-    RepositoryError, Versioned,
+    RepositoryError, UserId, Versioned,
 };
 
 use crate::error::DbError;
@@ -41,26 +43,28 @@ pub(crate) fn refresh_last_message(
     app: &str,
     conversation: &str,
 ) -> Result<(), DbError> {
-    let newest: Option<(i64, i64)> = messages::table
+    let newest: Option<(i64, i64, Option<String>)> = messages::table
         .filter(messages::app_id.eq(app))
         .filter(messages::conversation_id.eq(conversation))
         .filter(messages::deleted_seq.is_null())
         .order(messages::seq.desc())
-        .select((messages::seq, messages::created_at))
+        .select((messages::seq, messages::created_at, messages::sender_id))
         .first(conn)
         .optional()?;
     let target = conversations::table.find((app, conversation));
     match newest {
-        Some((seq, at)) => diesel::update(target)
+        Some((seq, at, sender)) => diesel::update(target)
             .set((
                 conversations::last_message_seq.eq(Some(seq)),
                 conversations::last_activity.eq(at),
+                conversations::last_message_sender.eq(sender),
             ))
             .execute(conn)?,
         None => diesel::update(target)
             .set((
                 conversations::last_message_seq.eq(None::<i64>),
                 conversations::last_activity.eq(conversations::created_at),
+                conversations::last_message_sender.eq(None::<String>),
             ))
             .execute(conn)?,
     };
@@ -153,7 +157,7 @@ fn insert_all(
         diesel::insert_into(messages::table)
             .values(NewMessageRow::new(app, message, seq))
             .execute(tx)?;
-        newest = Some((seq, message.created_at));
+        newest = Some((seq, message.created_at, message.sender.clone()));
         ids.push(message.id.clone());
         if let Some(sender) = &message.sender {
             diesel::update(
@@ -167,12 +171,13 @@ fn insert_all(
             .execute(tx)?;
         }
     }
-    if let Some((seq, at)) = newest {
+    if let Some((seq, at, sender)) = newest {
         diesel::update(conversations::table.find((app_s, conv_s)))
             .set((
                 conversations::last_message_seq.eq(Some(seq)),
                 conversations::last_activity.eq(at),
                 conversations::activity_seq.eq(Some(seq)),
+                conversations::last_message_sender.eq(sender.as_ref().map(UserId::as_str)),
             ))
             .execute(tx)?;
     }
@@ -297,6 +302,54 @@ impl MessageRepository for DieselStore {
             } else {
                 Ok(())
             }
+        })
+        .await
+    }
+
+    async fn unread_counts(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        items: &[(ConversationId, i64)],
+    ) -> Result<Vec<i64>, RepositoryError> {
+        if items.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (app, user) = (app.as_str().to_owned(), user.as_str().to_owned());
+        let items: Vec<(String, i64)> = items
+            .iter()
+            .map(|(c, r)| (c.as_str().to_owned(), *r))
+            .collect();
+        self.run(move |conn| {
+            // One query for the page: each conversation's messages newer than its readUntil,
+            // found through the (conversation, created_at) index, counted per conversation.
+            let newer = |(conversation, read_until): &(String, i64)| {
+                messages::conversation_id
+                    .eq(conversation.clone())
+                    .and(messages::created_at.gt(*read_until))
+            };
+            let mut unread: Box<dyn BoxableExpression<messages::table, Sqlite, SqlType = Bool>> =
+                Box::new(newer(&items[0]));
+            for item in &items[1..] {
+                unread = Box::new(unread.or(newer(item)));
+            }
+            let counts: Vec<(String, i64)> = messages::table
+                .filter(messages::app_id.eq(&app))
+                .filter(messages::deleted_seq.is_null())
+                .filter(
+                    messages::sender_id
+                        .is_null()
+                        .or(messages::sender_id.ne(&user)),
+                )
+                .filter(unread)
+                .group_by(messages::conversation_id)
+                .select((messages::conversation_id, diesel::dsl::count_star()))
+                .load(conn)?;
+            let counts: std::collections::HashMap<String, i64> = counts.into_iter().collect();
+            Ok(items
+                .iter()
+                .map(|(c, _)| counts.get(c).copied().unwrap_or(0))
+                .collect())
         })
         .await
     }

@@ -26,6 +26,7 @@ pub(crate) struct ConversationRow {
     pub last_message_seq: Option<i64>,
     pub last_activity: i64,
     pub activity_seq: Option<i64>,
+    pub last_message_sender: Option<String>,
 }
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
@@ -100,6 +101,7 @@ impl ConversationRow {
             last_message_seq: None,
             last_activity: c.created_at,
             activity_seq: None,
+            last_message_sender: None,
         }
     }
 
@@ -145,7 +147,7 @@ impl ParticipantRow {
         }
     }
 
-    fn into_domain(self) -> Result<(UserId, Participant), DbError> {
+    pub fn into_domain(self) -> Result<(UserId, Participant), DbError> {
         let user = UserId::new(self.user_id).map_err(corrupt)?;
         let access = Access::parse(&self.access).ok_or_else(|| corrupt(&self.access))?;
         let notify = Notify::parse(&self.notify).ok_or_else(|| corrupt(&self.notify))?;

@@ -22,6 +22,26 @@ diesel::table! {
         last_message_seq -> Nullable<BigInt>,
         last_activity -> BigInt,
         activity_seq -> Nullable<BigInt>,
+        last_message_sender -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    users (app_id, id) {
+        app_id -> Text,
+        id -> Text,
+        name -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        photo_url -> Nullable<Text>,
+        welcome_message -> Nullable<Text>,
+        role -> Nullable<Text>,
+        locale -> Nullable<Text>,
+        availability_text -> Nullable<Text>,
+        custom -> Text,
+        push_tokens -> Text,
+        created_at -> BigInt,
+        version -> BigInt,
     }
 }
 
@@ -77,5 +97,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     participants,
     messages,
     idempotency_keys,
-    counters
+    counters,
+    users
 );

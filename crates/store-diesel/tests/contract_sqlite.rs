@@ -14,6 +14,7 @@ async fn stores() -> Stores {
     Stores {
         conversations: store.clone(),
         messages: store.clone(),
+        users: store.clone(),
         apps: store,
         cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(dir),

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use parley_domain::{
     Access, AppId, AppRepository, Conversation, ConversationId, ConversationQuery,
     ConversationRepository, Direction, Message, MessageId, MessageRecord, MessageRepository,
-    RepositoryError, SecretKey, Standing, Versioned, Walk,
+    Participant, RepositoryError, SecretKey, Standing, User, UserId, UserRepository, UserWrite,
+    Versioned, Walk,
 };
 
 pub use cursors::MemoryCursorStore;
@@ -46,6 +47,7 @@ struct Data {
     idempotency: HashMap<(AppId, ConversationId, String), (MessageId, i64)>,
     seq: i64,
     apps: HashMap<AppId, SecretKey>,
+    users: HashMap<(AppId, UserId), Versioned<User>>,
 }
 
 impl Data {
@@ -160,6 +162,19 @@ impl ConversationRepository for MemoryStore {
         Ok(data.conversations.remove(&key).is_some())
     }
 
+    async fn participation(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        user: &UserId,
+    ) -> Result<Option<Participant>, RepositoryError> {
+        let data = self.lock()?;
+        Ok(data
+            .conversations
+            .get(&key(app, id))
+            .and_then(|c| c.value.participants.get(user).copied()))
+    }
+
     async fn snapshot(&self) -> Result<i64, RepositoryError> {
         Ok(self.lock()?.seq)
     }
@@ -188,6 +203,16 @@ impl ConversationRepository for MemoryStore {
             .conversations
             .iter()
             .filter(|((a, _), _)| a == app)
+            .filter(|(key, c)| match &query.member {
+                None => true,
+                Some(user) => c.value.participants.get(user).is_some_and(|p| {
+                    p.access != Access::None
+                        && (!query.unreads_only
+                            || data
+                                .current(key)
+                                .is_some_and(|cur| cur.value.is_unread(user, p)))
+                }),
+            })
             .filter_map(|(key, c)| {
                 let last = data.last_message_at(key, walk.snapshot);
                 if !query.matches(last) {
@@ -362,6 +387,29 @@ impl MessageRepository for MemoryStore {
         }
     }
 
+    async fn unread_counts(
+        &self,
+        app: &AppId,
+        user: &UserId,
+        items: &[(ConversationId, i64)],
+    ) -> Result<Vec<i64>, RepositoryError> {
+        let data = self.lock()?;
+        Ok(items
+            .iter()
+            .map(|(conversation, read_until)| {
+                data.messages.get(&key(app, conversation)).map_or(0, |all| {
+                    all.iter()
+                        .filter(|s| {
+                            s.live()
+                                && s.message.created_at > *read_until
+                                && s.message.sender.as_ref() != Some(user)
+                        })
+                        .count() as i64
+                })
+            })
+            .collect())
+    }
+
     async fn delete_message(
         &self,
         app: &AppId,
@@ -398,5 +446,73 @@ impl AppRepository for MemoryStore {
             .entry(app.clone())
             .or_insert_with(|| new_key.clone())
             .clone())
+    }
+}
+
+#[async_trait]
+impl UserRepository for MemoryStore {
+    async fn find_user(
+        &self,
+        app: &AppId,
+        id: &UserId,
+    ) -> Result<Option<Versioned<User>>, RepositoryError> {
+        Ok(self.lock()?.users.get(&(app.clone(), id.clone())).cloned())
+    }
+
+    async fn save_users(&self, app: &AppId, writes: &[UserWrite]) -> Result<(), RepositoryError> {
+        let mut data = self.lock()?;
+        for write in writes {
+            let stored = data.users.get(&(app.clone(), write.user.id.clone()));
+            let ok = match (write.expected_version, stored) {
+                (None, None) => true,
+                (Some(expected), Some(found)) => found.version == expected,
+                _ => false,
+            };
+            if !ok {
+                return Err(RepositoryError::Conflict);
+            }
+        }
+        for write in writes {
+            let key = (app.clone(), write.user.id.clone());
+            let version = match write.expected_version {
+                Some(v) => v + 1,
+                None => i64::from(rand::random::<u32>()) << 20,
+            };
+            data.users.insert(
+                key,
+                Versioned {
+                    value: write.user.clone(),
+                    version,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        app: &AppId,
+        limit: usize,
+        starting_after: Option<UserId>,
+    ) -> Result<Option<Vec<User>>, RepositoryError> {
+        let data = self.lock()?;
+        if let Some(after) = &starting_after {
+            if !data.users.contains_key(&(app.clone(), after.clone())) {
+                return Ok(None);
+            }
+        }
+        let mut users: Vec<&User> = data
+            .users
+            .iter()
+            .filter(|((a, id), _)| {
+                a == app
+                    && starting_after
+                        .as_ref()
+                        .is_none_or(|after| id.as_str().as_bytes() > after.as_str().as_bytes())
+            })
+            .map(|(_, u)| &u.value)
+            .collect();
+        users.sort_by(|a, b| a.id.as_str().as_bytes().cmp(b.id.as_str().as_bytes()));
+        Ok(Some(users.into_iter().take(limit).cloned().collect()))
     }
 }

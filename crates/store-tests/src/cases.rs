@@ -8,7 +8,7 @@ use parley_domain::{
     Access, AppId, Conversation, ConversationId, ConversationPatch, ConversationQuery,
     ConversationService, CustomPatch, Direction, Limits, Message, MessageId, MessageKind,
     MessageRecord, MessageService, NewMessage, Notify, OrderBy, Participant, Position,
-    RepositoryError, SecretKey, Standing, SystemClock, UserId, Versioned, Walk,
+    RepositoryError, SecretKey, Standing, SystemClock, User, UserId, UserWrite, Versioned, Walk,
 };
 
 use crate::Stores;
@@ -1204,4 +1204,269 @@ pub async fn an_update_that_read_a_deleted_conversation_never_matches_its_succes
         .unwrap_err();
     assert!(matches!(err, RepositoryError::Conflict), "{err:?}");
     assert_eq!(found(s, "a", "c1").await.value, successor);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users and a user's conversations
+
+fn user(id: &str, name: &str) -> User {
+    User {
+        id: uid(id),
+        name: name.into(),
+        email: Some(vec!["a@example.com".into()]),
+        phone: None,
+        photo_url: Some("https://example.com/a.png".into()),
+        welcome_message: None,
+        role: Some("buyer".into()),
+        locale: Some("de-DE".into()),
+        availability_text: None,
+        custom: BTreeMap::from([("k".to_string(), "ü".to_string())]),
+        push_tokens: ["fcm:abc".to_string()].into_iter().collect(),
+        created_at: 5,
+    }
+}
+
+fn new_user(u: User) -> UserWrite {
+    UserWrite {
+        expected_version: None,
+        user: u,
+    }
+}
+
+pub async fn users_are_created_found_and_replaced_at_their_version(s: &Stores) {
+    assert!(s
+        .users
+        .find_user(&app("a"), &uid("u"))
+        .await
+        .unwrap()
+        .is_none());
+    s.users
+        .save_users(&app("a"), &[new_user(user("u", "Alice"))])
+        .await
+        .unwrap();
+    let read = s
+        .users
+        .find_user(&app("a"), &uid("u"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.value, user("u", "Alice"));
+    let err = s
+        .users
+        .save_users(&app("a"), &[new_user(user("u", "Again"))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Conflict), "{err:?}");
+    let mut renamed = read.value.clone();
+    renamed.name = "Alicia".into();
+    renamed.email = None;
+    let write = UserWrite {
+        expected_version: Some(read.version),
+        user: renamed.clone(),
+    };
+    s.users
+        .save_users(&app("a"), std::slice::from_ref(&write))
+        .await
+        .unwrap();
+    let err = s.users.save_users(&app("a"), &[write]).await.unwrap_err();
+    assert!(matches!(err, RepositoryError::Conflict), "stale: {err:?}");
+    assert_eq!(
+        s.users
+            .find_user(&app("a"), &uid("u"))
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        renamed
+    );
+    assert!(s
+        .users
+        .find_user(&app("b"), &uid("u"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn a_user_batch_is_all_or_nothing(s: &Stores) {
+    s.users
+        .save_users(&app("a"), &[new_user(user("taken", "T"))])
+        .await
+        .unwrap();
+    let err = s
+        .users
+        .save_users(
+            &app("a"),
+            &[
+                new_user(user("fresh", "F")),
+                new_user(user("taken", "Again")),
+            ],
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RepositoryError::Conflict), "{err:?}");
+    assert!(s
+        .users
+        .find_user(&app("a"), &uid("fresh"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn users_are_listed_in_byte_order_after_a_known_user(s: &Stores) {
+    for id in ["b", "a", "é", "Z", "c"] {
+        s.users
+            .save_users(&app("a"), &[new_user(user(id, id))])
+            .await
+            .unwrap();
+    }
+    s.users
+        .save_users(&app("other"), &[new_user(user("x", "x"))])
+        .await
+        .unwrap();
+    let ids = |page: Vec<User>| {
+        page.into_iter()
+            .map(|u| u.id.into_string())
+            .collect::<Vec<_>>()
+    };
+    let all = s
+        .users
+        .list_users(&app("a"), 10, None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(all), ["Z", "a", "b", "c", "é"]);
+    let after = s
+        .users
+        .list_users(&app("a"), 2, Some(uid("a")))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(after), ["b", "c"]);
+    assert!(s
+        .users
+        .list_users(&app("a"), 2, Some(uid("x")))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn participation_reports_a_users_record(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 7).await;
+    let p = s
+        .conversations
+        .participation(&app("a"), &cid("c"), &uid("u"))
+        .await
+        .unwrap();
+    assert_eq!(p, Some(Participant::joined(7)));
+    assert!(s
+        .conversations
+        .participation(&app("a"), &cid("c"), &uid("v"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(s
+        .conversations
+        .participation(&app("a"), &cid("x"), &uid("u"))
+        .await
+        .unwrap()
+        .is_none());
+}
+
+pub async fn unread_counts_count_only_newer_messages_of_others(s: &Stores) {
+    conversation_with(s, "a", "c", &["u", "v"], 1).await;
+    conversation_with(s, "a", "d", &["u", "v"], 1).await;
+    send(s, "c", vec![record("c", Some("v"), "old", 10)]).await;
+    let ids = send(
+        s,
+        "c",
+        vec![
+            record("c", Some("v"), "new", 20),
+            record("c", Some("u"), "own", 30),
+            record("c", None, "system", 40),
+        ],
+    )
+    .await;
+    s.messages
+        .delete_message(&app("a"), &cid("c"), &ids[0])
+        .await
+        .unwrap();
+    send(s, "c", vec![record("c", Some("v"), "newest", 50)]).await;
+    let counts = s
+        .messages
+        .unread_counts(&app("a"), &uid("u"), &[(cid("c"), 10), (cid("d"), 0)])
+        .await
+        .unwrap();
+    // After 10: "new" was deleted, "own" is u's: the system message and "newest".
+    assert_eq!(counts, [2, 0]);
+    let later = s
+        .messages
+        .unread_counts(&app("a"), &uid("u"), &[(cid("c"), 45)])
+        .await
+        .unwrap();
+    assert_eq!(later, [1]);
+}
+
+async fn member_ids(s: &Stores, query: ConversationQuery) -> Vec<String> {
+    let walk = fresh_walk(s).await;
+    s.conversations
+        .list(&app("a"), &query, &walk)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(c, _)| c.id.into_string())
+        .collect()
+}
+
+pub async fn a_users_list_holds_their_conversations_but_not_hidden_or_left_ones(s: &Stores) {
+    conversation_with(s, "a", "mine", &["u", "v"], 1).await;
+    conversation_with(s, "a", "theirs", &["v"], 2).await;
+    conversation_with(s, "a", "hidden", &["u"], 3).await;
+    conversation_with(s, "a", "left", &["u"], 4).await;
+    conversation_with(s, "b", "other-app", &["u"], 5).await;
+    let hidden = found(s, "a", "hidden").await;
+    let mut next = hidden.value.clone();
+    next.participants.get_mut(&uid("u")).unwrap().access = Access::None;
+    s.conversations
+        .update(&app("a"), &hidden, &next)
+        .await
+        .unwrap();
+    let left = found(s, "a", "left").await;
+    let mut next = left.value.clone();
+    next.participants.remove(&uid("u"));
+    s.conversations
+        .update(&app("a"), &left, &next)
+        .await
+        .unwrap();
+    let of = |user: &str| ConversationQuery {
+        member: Some(uid(user)),
+        ..Default::default()
+    };
+    assert_eq!(member_ids(s, of("u")).await, ["mine"]);
+    assert_eq!(member_ids(s, of("v")).await, ["theirs", "mine"]);
+    assert!(member_ids(s, of("nobody")).await.is_empty());
+}
+
+pub async fn a_users_unread_list_holds_only_conversations_with_unread_messages(s: &Stores) {
+    for id in ["quiet", "answered", "waiting", "system"] {
+        conversation_with(s, "a", id, &["u", "v"], 1).await;
+    }
+    send(s, "answered", vec![record("answered", Some("v"), "q", 10)]).await;
+    send(s, "answered", vec![record("answered", Some("u"), "a", 20)]).await;
+    send(s, "waiting", vec![record("waiting", Some("v"), "q", 30)]).await;
+    send(s, "system", vec![record("system", None, "note", 40)]).await;
+    let unread = ConversationQuery {
+        member: Some(uid("u")),
+        unreads_only: true,
+        ..Default::default()
+    };
+    assert_eq!(member_ids(s, unread.clone()).await, ["system", "waiting"]);
+    // Reading up to the message takes it off the list.
+    let waiting = found(s, "a", "waiting").await;
+    let mut next = waiting.value.clone();
+    next.participants.get_mut(&uid("u")).unwrap().read_until = 30;
+    s.conversations
+        .update(&app("a"), &waiting, &next)
+        .await
+        .unwrap();
+    assert_eq!(member_ids(s, unread).await, ["system"]);
 }

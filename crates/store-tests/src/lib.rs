@@ -6,7 +6,9 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use parley_domain::{AppRepository, ConversationRepository, CursorStore, MessageRepository};
+use parley_domain::{
+    AppRepository, ConversationRepository, CursorStore, MessageRepository, UserRepository,
+};
 
 pub mod cases;
 
@@ -14,6 +16,7 @@ pub mod cases;
 pub struct Stores {
     pub conversations: Arc<dyn ConversationRepository>,
     pub messages: Arc<dyn MessageRepository>,
+    pub users: Arc<dyn UserRepository>,
     pub apps: Arc<dyn AppRepository>,
     /// Not part of the contract: the walk test needs one to drive the listing service.
     pub cursors: Arc<dyn CursorStore>,
@@ -61,6 +64,13 @@ macro_rules! contract_suite {
             message_times_never_decrease_in_storage_order,
             a_send_whose_checks_no_longer_hold_is_a_conflict_and_stores_nothing,
             an_update_that_read_a_deleted_conversation_never_matches_its_successor,
+            users_are_created_found_and_replaced_at_their_version,
+            a_user_batch_is_all_or_nothing,
+            users_are_listed_in_byte_order_after_a_known_user,
+            participation_reports_a_users_record,
+            unread_counts_count_only_newer_messages_of_others,
+            a_users_list_holds_their_conversations_but_not_hidden_or_left_ones,
+            a_users_unread_list_holds_only_conversations_with_unread_messages,
         );
     };
 }
