@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark: seeds SQLite databases through the storage layer (1,000,000 and 10,000
-# conversations), starts the release server on each, and measures it with wrk on loopback,
+# conversations; 100,000 users, each in 30 of the million conversations), starts the release server on each, and measures it with wrk on loopback,
 # next to a minimal actix-web baseline. Prints req/s, p50 and p99 per operation, seeding time
 # and the server's peak resident memory.
 #
@@ -45,7 +45,7 @@ wait_for() {
 # run NAME CONNECTIONS SCRIPT URL: one wrk run, one result line.
 run() {
   local name=$1 conns=$2 script=$3 url=$4 out
-  out=$(BENCH_N=$CURRENT_N BENCH_KEY=$KEY wrk -t2 -c"$conns" -d"${SECONDS_PER_RUN}s" --latency \
+  out=$(BENCH_N=$CURRENT_N BENCH_KEY=$KEY BENCH_QUERY=${BENCH_QUERY:-} wrk -t2 -c"$conns" -d"${SECONDS_PER_RUN}s" --latency \
     -s "scripts/bench/$script" "$url")
   local rps p50 p99 errors
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -95,6 +95,8 @@ run "GET one conversation" 64 get_conversation.lua "http://127.0.0.1:$PORT"
 run "list first page" 8 get.lua "$BASE"
 run "list 1,000 pages deep (startingAfter)" 8 get.lua "$BASE?startingAfter=$(field deep_cursor "$SEED_BIG")"
 run "list lastMessageAfter (30 days)" 8 get.lua "$BASE?lastMessageAfter=$MONTH_AGO"
+run "GET a user's conversations" 8 user_conversations.lua "http://127.0.0.1:$PORT"
+BENCH_QUERY="?unreadsOnly=true" run "GET a user's conversations, unreadsOnly" 8 user_conversations.lua "http://127.0.0.1:$PORT"
 run "PUT merge (custom key)" 8 put_conversation.lua "http://127.0.0.1:$PORT"
 run "POST one message" 8 post_message.lua "http://127.0.0.1:$PORT"
 stop_parley

@@ -295,6 +295,17 @@ impl ConversationService {
                         if !query.matches(standing.last_message_at) {
                             return Err(unknown().into());
                         }
+                        if let (Some(member), true) = (&query.member, query.unreads_only) {
+                            let unread = self.repo.find(app, id).await?.is_some_and(|c| {
+                                c.value
+                                    .participants
+                                    .get(member)
+                                    .is_some_and(|p| c.value.is_unread(member, p))
+                            });
+                            if !unread {
+                                return Err(unknown().into());
+                            }
+                        }
                         Walk {
                             snapshot: self.repo.snapshot().await?,
                             after: Some(Position {

@@ -13,7 +13,9 @@ use parley_domain::{
 };
 
 use crate::error::DbError;
-use crate::models::{encode_custom, encode_welcome, ConversationRow, MessageRow, ParticipantRow};
+use crate::models::{
+    encode_custom, encode_welcome, ConversationRow, MessageRow, NewParticipantRow, ParticipantRow,
+};
 use crate::schema::{conversations, idempotency_keys, messages, participants};
 use crate::{DbConnection, DieselStore};
 
@@ -144,56 +146,90 @@ fn insert_participants(
     c: &Conversation,
     only_new_since: Option<&Conversation>,
 ) -> Result<(), DbError> {
-    let rows: Vec<ParticipantRow> = c
+    let rows: Vec<NewParticipantRow> = c
         .participants
         .iter()
         .filter(|(user, _)| only_new_since.is_none_or(|b| !b.participants.contains_key(*user)))
-        .map(|(user, p)| ParticipantRow::new(app, &c.id, user, p))
+        .map(|(user, p)| NewParticipantRow::new(app, &c.id, user, p))
         .collect();
     if !rows.is_empty() {
         diesel::insert_into(participants::table)
             .values(&rows)
             .execute(conn)?;
+        sync_participants(conn, app.as_str(), c.id.as_str())?;
     }
     Ok(())
 }
 
+/// Copies the conversation's sort and unread columns into its participations, which a user's
+/// conversation list pages from. Part of every write transaction that changes them.
+pub(crate) fn sync_participants(
+    conn: &mut DbConnection,
+    app: &str,
+    conversation: &str,
+) -> Result<(), DbError> {
+    type Columns = (i64, i64, Option<i64>, Option<i64>, Option<String>);
+    let row: Option<Columns> = conversations::table
+        .find((app, conversation))
+        .select((
+            conversations::created_at,
+            conversations::last_activity,
+            conversations::activity_seq,
+            conversations::last_message_seq,
+            conversations::last_message_sender,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((created_at, last_activity, activity_seq, last_seq, last_sender)) = row else {
+        return Ok(());
+    };
+    diesel::update(
+        participants::table
+            .filter(participants::app_id.eq(app))
+            .filter(participants::conversation_id.eq(conversation)),
+    )
+    .set((
+        participants::conv_created_at.eq(created_at),
+        participants::conv_last_activity.eq(last_activity),
+        participants::conv_activity_seq.eq(activity_seq),
+        participants::conv_last_message_seq.eq(last_seq),
+        participants::conv_last_message_sender.eq(last_sender),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Part A of a page: conversations whose activity did not change after the snapshot, straight
-/// from the covering index of the order. `$q` is the boxed base query (the app's conversations, or
-/// one user's); diesel caches it by its SQL text, which varies only with the order and with which
-/// filters are present.
+/// from a covering index of the order. `$q` is the boxed base query (the app's conversations, or
+/// one user's participations with their copy of the conversation columns); `$id`, `$seq` and
+/// `$activity` name its ID, last-message and last-activity columns. Diesel caches the statement
+/// by its SQL text, which varies only with the order and with which filters are present.
 macro_rules! keyset_page {
-    ($conn:expr, $q:expr, $query:expr, $walk:expr, $key:expr) => {{
+    ($conn:expr, $q:expr, $query:expr, $walk:expr, $key:expr, $id:expr, $seq:expr, $activity:expr) => {{
         let mut q = $q;
-        // With messages, last_activity is the last message's time.
+        // With messages, the last activity is the last message's time.
         if let Some(before) = $query.last_message_before {
-            q = q
-                .filter(conversations::last_message_seq.is_not_null())
-                .filter(conversations::last_activity.lt(before));
+            q = q.filter($seq.is_not_null()).filter($activity.lt(before));
         }
         if let Some(after) = $query.last_message_after {
-            q = q
-                .filter(conversations::last_message_seq.is_not_null())
-                .filter(conversations::last_activity.gt(after));
+            q = q.filter($seq.is_not_null()).filter($activity.gt(after));
         }
         match ($query.direction, &$walk.after) {
             (Direction::Desc, Some(Position { key, id })) => {
-                q = q.filter($key.le(*key)).filter(
-                    $key.lt(*key)
-                        .or(conversations::id.lt(id.as_str().to_owned())),
-                );
+                q = q
+                    .filter($key.le(*key))
+                    .filter($key.lt(*key).or($id.lt(id.as_str().to_owned())));
             }
             (Direction::Asc, Some(Position { key, id })) => {
-                q = q.filter($key.ge(*key)).filter(
-                    $key.gt(*key)
-                        .or(conversations::id.gt(id.as_str().to_owned())),
-                );
+                q = q
+                    .filter($key.ge(*key))
+                    .filter($key.gt(*key).or($id.gt(id.as_str().to_owned())));
             }
             (_, None) => {}
         }
         q = match $query.direction {
-            Direction::Desc => q.order(($key.desc(), conversations::id.desc())),
-            Direction::Asc => q.order(($key.asc(), conversations::id.asc())),
+            Direction::Desc => q.order(($key.desc(), $id.desc())),
+            Direction::Asc => q.order(($key.asc(), $id.asc())),
         };
         let limit = i64::try_from($query.limit).unwrap_or(i64::MAX);
         let rows: Vec<(String, i64)> = q.limit(limit).load($conn)?;
@@ -202,58 +238,66 @@ macro_rules! keyset_page {
 }
 
 /// The app's conversations untouched since the snapshot.
-macro_rules! app_base {
-    ($app:expr, $walk:expr, $key:expr) => {
-        conversations::table
-            .select((conversations::id, $key))
-            .filter(conversations::app_id.eq($app))
-            .filter(
-                conversations::activity_seq
-                    .is_null()
-                    .or(conversations::activity_seq.le($walk.snapshot)),
-            )
-            .into_boxed()
+macro_rules! app_page {
+    ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {
+        keyset_page!(
+            $conn,
+            conversations::table
+                .select((conversations::id, $key))
+                .filter(conversations::app_id.eq($app))
+                .filter(
+                    conversations::activity_seq
+                        .is_null()
+                        .or(conversations::activity_seq.le($walk.snapshot)),
+                )
+                .into_boxed(),
+            $query,
+            $walk,
+            $key,
+            conversations::id,
+            conversations::last_message_seq,
+            conversations::last_activity
+        )
     };
 }
 
-/// The user's conversations (access other than None) untouched since the snapshot, and with
-/// `unreads_only` only those whose last message is someone else's and newer than readUntil.
-macro_rules! member_base {
-    ($app:expr, $walk:expr, $user:expr, $unreads_only:expr, $key:expr) => {{
-        let mut q = member_join!()
-            .select((conversations::id, $key))
+/// A user's participations (access other than None) whose conversation is untouched since the
+/// snapshot, and with `unreads_only` only those whose last message is someone else's and newer
+/// than their readUntil.
+macro_rules! member_page {
+    ($conn:expr, $app:expr, $query:expr, $walk:expr, $user:expr, $key:expr) => {{
+        let mut q = participants::table
+            .select((participants::conversation_id, $key))
             .filter(participants::app_id.eq($app))
             .filter(participants::user_id.eq($user.as_str().to_owned()))
             .filter(participants::access.ne(Access::None.as_str()))
             .filter(
-                conversations::activity_seq
+                participants::conv_activity_seq
                     .is_null()
-                    .or(conversations::activity_seq.le($walk.snapshot)),
+                    .or(participants::conv_activity_seq.le($walk.snapshot)),
             )
             .into_boxed();
-        if $unreads_only {
+        if $query.unreads_only {
             q = q
-                .filter(conversations::last_message_seq.is_not_null())
-                .filter(conversations::last_activity.gt(participants::read_until))
+                .filter(participants::conv_last_message_seq.is_not_null())
+                .filter(participants::conv_last_activity.gt(participants::read_until))
                 .filter(
-                    conversations::last_message_sender
+                    participants::conv_last_message_sender
                         .is_null()
-                        .or(conversations::last_message_sender.ne($user.as_str().to_owned())),
+                        .or(participants::conv_last_message_sender.ne($user.as_str().to_owned())),
                 );
         }
-        q
-    }};
-}
-
-/// A user's participations joined with their conversations.
-macro_rules! member_join {
-    () => {
-        participants::table.inner_join(
-            conversations::table.on(conversations::app_id
-                .eq(participants::app_id)
-                .and(conversations::id.eq(participants::conversation_id))),
+        keyset_page!(
+            $conn,
+            q,
+            $query,
+            $walk,
+            $key,
+            participants::conversation_id,
+            participants::conv_last_message_seq,
+            participants::conv_last_activity
         )
-    };
+    }};
 }
 
 /// The IDs and sort keys of one page, placed as of `walk.snapshot`.
@@ -266,41 +310,24 @@ fn rank_page(
     query: &ConversationQuery,
     walk: &Walk,
 ) -> Result<Vec<(String, i64)>, DbError> {
-    let last_activity = conversations::last_activity;
-    let created_at = conversations::created_at;
     let mut page = match (query.order_by, &query.member) {
         (OrderBy::LastActivity, None) => {
-            keyset_page!(
+            app_page!(conn, app, query, walk, conversations::last_activity)
+        }
+        (OrderBy::CreatedAt, None) => app_page!(conn, app, query, walk, conversations::created_at),
+        (OrderBy::LastActivity, Some(user)) => {
+            member_page!(
                 conn,
-                app_base!(app, walk, last_activity),
+                app,
                 query,
                 walk,
-                last_activity
+                user,
+                participants::conv_last_activity
             )
         }
-        (OrderBy::CreatedAt, None) => {
-            keyset_page!(
-                conn,
-                app_base!(app, walk, created_at),
-                query,
-                walk,
-                created_at
-            )
+        (OrderBy::CreatedAt, Some(user)) => {
+            member_page!(conn, app, query, walk, user, participants::conv_created_at)
         }
-        (OrderBy::LastActivity, Some(user)) => keyset_page!(
-            conn,
-            member_base!(app, walk, user, query.unreads_only, last_activity),
-            query,
-            walk,
-            last_activity
-        ),
-        (OrderBy::CreatedAt, Some(user)) => keyset_page!(
-            conn,
-            member_base!(app, walk, user, query.unreads_only, created_at),
-            query,
-            walk,
-            created_at
-        ),
     };
     let moved: Vec<(String, i64)> = match &query.member {
         None => conversations::table
@@ -309,21 +336,21 @@ fn rank_page(
             .select((conversations::id, conversations::created_at))
             .load(conn)?,
         Some(user) => {
-            let mut q = member_join!()
+            let mut q = participants::table
                 .filter(participants::app_id.eq(app))
                 .filter(participants::user_id.eq(user.as_str()))
                 .filter(participants::access.ne(Access::None.as_str()))
-                .filter(conversations::activity_seq.gt(walk.snapshot))
-                .select((conversations::id, conversations::created_at))
+                .filter(participants::conv_activity_seq.gt(walk.snapshot))
+                .select((participants::conversation_id, participants::conv_created_at))
                 .into_boxed();
             if query.unreads_only {
                 q = q
-                    .filter(conversations::last_message_seq.is_not_null())
-                    .filter(conversations::last_activity.gt(participants::read_until))
+                    .filter(participants::conv_last_message_seq.is_not_null())
+                    .filter(participants::conv_last_activity.gt(participants::read_until))
                     .filter(
-                        conversations::last_message_sender
+                        participants::conv_last_message_sender
                             .is_null()
-                            .or(conversations::last_message_sender.ne(user.as_str())),
+                            .or(participants::conv_last_message_sender.ne(user.as_str())),
                     );
             }
             q.load(conn)?

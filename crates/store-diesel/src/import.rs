@@ -2,12 +2,13 @@
 //! many conversations per transaction, multi-row inserts, no per-row round trips.
 
 use diesel::prelude::*;
-use parley_domain::{AppId, Conversation, RepositoryError};
+use parley_domain::{AppId, Conversation, RepositoryError, User};
 
 use crate::error::DbError;
 use crate::messages::next_seq;
-use crate::models::{ConversationRow, NewMessageRow, ParticipantRow};
-use crate::schema::{conversations, messages, participants};
+use crate::models::{ConversationRow, NewMessageRow, NewParticipantRow};
+use crate::schema::{conversations, messages, participants, users};
+use crate::users::UserRow;
 use crate::DieselStore;
 
 /// Rows per multi-row INSERT, well below SQLite's limit on bound variables.
@@ -48,12 +49,20 @@ impl DieselStore {
                     .values(chunk)
                     .execute(tx)?;
             }
-            let participant_rows: Vec<ParticipantRow> = batch
+            let participant_rows: Vec<NewParticipantRow> = batch
                 .iter()
-                .flat_map(|c| {
+                .zip(&conversation_rows)
+                .flat_map(|(c, row)| {
                     c.participants
                         .iter()
-                        .map(|(user, p)| ParticipantRow::new(app, &c.id, user, p))
+                        .map(move |(user, p)| NewParticipantRow {
+                            conv_created_at: row.created_at,
+                            conv_last_activity: row.last_activity,
+                            conv_activity_seq: row.activity_seq,
+                            conv_last_message_seq: row.last_message_seq,
+                            conv_last_message_sender: row.last_message_sender.clone(),
+                            ..NewParticipantRow::new(app, &c.id, user, p)
+                        })
                 })
                 .collect();
             for chunk in participant_rows.chunks(CHUNK) {
@@ -63,6 +72,33 @@ impl DieselStore {
             }
             for chunk in message_rows.chunks(CHUNK) {
                 diesel::insert_into(messages::table)
+                    .values(chunk)
+                    .execute(tx)?;
+            }
+            Ok::<_, DbError>(())
+        })
+        .map_err(RepositoryError::from)
+    }
+
+    /// Stores new users in one transaction. Blocking, like
+    /// [`import_blocking`](Self::import_blocking).
+    ///
+    /// # Errors
+    /// `Conflict` when a user already exists (nothing is written); `Unavailable`/`Other`.
+    pub fn import_users_blocking(
+        &self,
+        app: &AppId,
+        batch: &[User],
+    ) -> Result<(), RepositoryError> {
+        let _turn = self.writer.blocking_lock();
+        let mut conn = self.pool.get().map_err(DbError::Pool)?;
+        conn.immediate_transaction(|tx| {
+            let rows: Vec<UserRow> = batch
+                .iter()
+                .map(|u| UserRow::new(app, u, crate::fresh_version()))
+                .collect();
+            for chunk in rows.chunks(CHUNK) {
+                diesel::insert_into(users::table)
                     .values(chunk)
                     .execute(tx)?;
             }

@@ -181,6 +181,7 @@ fn insert_all(
             ))
             .execute(tx)?;
     }
+    crate::conversations::sync_participants(tx, app_s, conv_s)?;
     Ok(Some(ids))
 }
 
@@ -323,9 +324,12 @@ impl MessageRepository for DieselStore {
         self.run(move |conn| {
             // One query for the page: each conversation's messages newer than its readUntil,
             // found through the (conversation, created_at) index, counted per conversation.
+            // Each term names the whole index prefix, so SQLite answers it with one index
+            // range per conversation (a multi-index OR) instead of scanning the app's messages.
             let newer = |(conversation, read_until): &(String, i64)| {
-                messages::conversation_id
-                    .eq(conversation.clone())
+                messages::app_id
+                    .eq(app.clone())
+                    .and(messages::conversation_id.eq(conversation.clone()))
                     .and(messages::created_at.gt(*read_until))
             };
             let mut unread: Box<dyn BoxableExpression<messages::table, Sqlite, SqlType = Bool>> =
@@ -334,7 +338,6 @@ impl MessageRepository for DieselStore {
                 unread = Box::new(unread.or(newer(item)));
             }
             let counts: Vec<(String, i64)> = messages::table
-                .filter(messages::app_id.eq(&app))
                 .filter(messages::deleted_seq.is_null())
                 .filter(
                     messages::sender_id
@@ -397,6 +400,7 @@ impl MessageRepository for DieselStore {
                     .set(conversations::activity_seq.eq(Some(seq)))
                     .execute(tx)?;
                 refresh_last_message(tx, &app, &conversation)?;
+                crate::conversations::sync_participants(tx, &app, &conversation)?;
                 Ok(true)
             })
         })

@@ -29,15 +29,32 @@ pub(crate) struct ConversationRow {
     pub last_message_sender: Option<String>,
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = participants)]
 pub(crate) struct ParticipantRow {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub access: String,
+    pub notify: String,
+    pub read_until: i64,
+}
+
+/// A new participation; its copy of the conversation's columns is filled in by
+/// `sync_participants` (or set directly by the bulk import).
+#[derive(Debug, Insertable)]
+#[diesel(table_name = participants)]
+pub(crate) struct NewParticipantRow {
     pub app_id: String,
     pub conversation_id: String,
     pub user_id: String,
     pub access: String,
     pub notify: String,
     pub read_until: i64,
+    pub conv_created_at: i64,
+    pub conv_last_activity: i64,
+    pub conv_activity_seq: Option<i64>,
+    pub conv_last_message_seq: Option<i64>,
+    pub conv_last_message_sender: Option<String>,
 }
 
 #[derive(Debug, Queryable, Selectable)]
@@ -135,7 +152,7 @@ impl ConversationRow {
     }
 }
 
-impl ParticipantRow {
+impl NewParticipantRow {
     pub fn new(app: &AppId, conversation: &ConversationId, user: &UserId, p: &Participant) -> Self {
         Self {
             app_id: app.as_str().to_owned(),
@@ -144,9 +161,16 @@ impl ParticipantRow {
             access: p.access.as_str().to_owned(),
             notify: p.notify.as_str().to_owned(),
             read_until: p.read_until,
+            conv_created_at: 0,
+            conv_last_activity: 0,
+            conv_activity_seq: None,
+            conv_last_message_seq: None,
+            conv_last_message_sender: None,
         }
     }
+}
 
+impl ParticipantRow {
     pub fn into_domain(self) -> Result<(UserId, Participant), DbError> {
         let user = UserId::new(self.user_id).map_err(corrupt)?;
         let access = Access::parse(&self.access).ok_or_else(|| corrupt(&self.access))?;

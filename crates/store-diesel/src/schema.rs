@@ -60,6 +60,11 @@ diesel::table! {
         access -> Text,
         notify -> Text,
         read_until -> BigInt,
+        conv_created_at -> BigInt,
+        conv_last_activity -> BigInt,
+        conv_activity_seq -> Nullable<BigInt>,
+        conv_last_message_seq -> Nullable<BigInt>,
+        conv_last_message_sender -> Nullable<Text>,
     }
 }
 

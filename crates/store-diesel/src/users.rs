@@ -11,7 +11,7 @@ use crate::DieselStore;
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     app_id: String,
     id: String,
     name: String,
@@ -38,7 +38,7 @@ fn list_json(list: &Option<Vec<String>>) -> Option<String> {
 }
 
 impl UserRow {
-    fn new(app: &AppId, u: &User, version: i64) -> Self {
+    pub(crate) fn new(app: &AppId, u: &User, version: i64) -> Self {
         Self {
             app_id: app.as_str().to_owned(),
             id: u.id.as_str().to_owned(),

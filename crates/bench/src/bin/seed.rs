@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Parser;
 use parley_bench::{conversation_id, participants_of};
 use parley_domain::{
-    AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Participant, UserId,
+    AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Participant, User, UserId,
 };
 use parley_store_diesel::{DieselStore, SqliteOptions, Synchronous};
 
@@ -31,6 +31,9 @@ struct Args {
     /// The depth (in items of the default order) whose conversation ID is printed.
     #[arg(long, default_value_t = 10_000)]
     depth: usize,
+    /// Also create the users the participants are drawn from (u0, u1, ...).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    users: bool,
 }
 
 const YEAR_MS: i64 = 365 * 24 * 60 * 60 * 1000;
@@ -107,6 +110,34 @@ fn main() -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("import failed: {e}"))?;
         i = end;
     }
+    let mut users = 0;
+    if args.users {
+        let count = parley_bench::USERS.min(args.conversations * 3);
+        let mut batch = Vec::with_capacity(10_000);
+        for n in 0..count {
+            batch.push(User {
+                id: UserId::new(format!("u{n}"))?,
+                name: format!("User {n}"),
+                email: Some(vec![format!("u{n}@example.com")]),
+                phone: None,
+                photo_url: None,
+                welcome_message: None,
+                role: Some("customer".into()),
+                locale: None,
+                availability_text: None,
+                custom: BTreeMap::new(),
+                push_tokens: Default::default(),
+                created_at: now - YEAR_MS,
+            });
+            if batch.len() == 10_000 || n + 1 == count {
+                store
+                    .import_users_blocking(&app, &batch)
+                    .map_err(|e| anyhow::anyhow!("user import failed: {e}"))?;
+                users += batch.len();
+                batch.clear();
+            }
+        }
+    }
     let elapsed = started.elapsed();
     // The default order: last activity descending, ties on ID descending.
     order.sort_unstable_by(|a, b| b.cmp(a));
@@ -115,8 +146,9 @@ fn main() -> anyhow::Result<()> {
         .map(|(_, id)| id.clone())
         .unwrap_or_default();
     println!(
-        "seeded={} seconds={:.1} per_second={:.0} deep_cursor={} now_ms={}",
+        "seeded={} users={} seconds={:.1} per_second={:.0} deep_cursor={} now_ms={}",
         args.conversations,
+        users,
         elapsed.as_secs_f64(),
         args.conversations as f64 / elapsed.as_secs_f64(),
         deep,
