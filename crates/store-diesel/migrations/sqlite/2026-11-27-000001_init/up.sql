@@ -7,6 +7,8 @@ CREATE TABLE apps (
 
 -- One row per conversation. `custom` is a JSON object, `welcome_messages` a JSON array or NULL.
 -- `version` increases with every update: writers update only the version they read.
+-- Conversations and participants are clustered by their keys (WITHOUT ROWID): a conversation is
+-- one B-tree lookup, and its participants sit together.
 CREATE TABLE conversations (
     app_id TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -18,7 +20,7 @@ CREATE TABLE conversations (
     created_at BIGINT NOT NULL,
     version BIGINT NOT NULL DEFAULT 1,
     PRIMARY KEY (app_id, id)
-);
+) WITHOUT ROWID;
 
 CREATE TABLE participants (
     app_id TEXT NOT NULL,
@@ -28,4 +30,4 @@ CREATE TABLE participants (
     notify TEXT NOT NULL,
     PRIMARY KEY (app_id, conversation_id, user_id),
     FOREIGN KEY (app_id, conversation_id) REFERENCES conversations (app_id, id) ON DELETE CASCADE
-);
+) WITHOUT ROWID;

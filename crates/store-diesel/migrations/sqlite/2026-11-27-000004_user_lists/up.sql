@@ -14,7 +14,12 @@ UPDATE participants SET
        FROM conversations c
       WHERE c.app_id = participants.app_id AND c.id = participants.conversation_id);
 DROP INDEX participants_by_user;
+-- Covering: a page of a user's list (and its unread filter) is read from the index alone.
 CREATE INDEX participants_by_user_activity
-    ON participants (app_id, user_id, conv_last_activity, conversation_id);
+    ON participants (app_id, user_id, conv_last_activity, conversation_id, access,
+                     conv_activity_seq, conv_last_message_seq, conv_last_message_sender,
+                     read_until, conv_created_at);
 CREATE INDEX participants_by_user_created
-    ON participants (app_id, user_id, conv_created_at, conversation_id);
+    ON participants (app_id, user_id, conv_created_at, conversation_id, access,
+                     conv_activity_seq, conv_last_message_seq, conv_last_message_sender,
+                     read_until, conv_last_activity);
