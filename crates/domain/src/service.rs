@@ -726,27 +726,41 @@ impl UserService {
             ..query.clone()
         };
         let page = self.conversations.list(app, &query).await?;
-        let reads: Vec<(ConversationId, i64)> = page
+        let unread: Vec<bool> = page
             .iter()
             .map(|c| {
+                c.participants
+                    .get(user)
+                    .is_some_and(|p| c.is_unread(user, p))
+            })
+            .collect();
+        // Only unread conversations have anything to count: when the newest message is not
+        // unread, no message is (times never decrease in storage order).
+        let reads: Vec<(ConversationId, i64)> = page
+            .iter()
+            .zip(&unread)
+            .filter(|(_, unread)| **unread)
+            .map(|(c, _)| {
                 let read_until = c.participants.get(user).map_or(i64::MAX, |p| p.read_until);
                 (c.id.clone(), read_until)
             })
             .collect();
-        let counts = self.messages.unread_counts(app, user, &reads).await?;
+        let mut counts = self
+            .messages
+            .unread_counts(app, user, &reads)
+            .await?
+            .into_iter();
         Ok(page
             .into_iter()
-            .zip(counts)
-            .map(|(conversation, unread_message_count)| {
-                let is_unread = conversation
-                    .participants
-                    .get(user)
-                    .is_some_and(|p| conversation.is_unread(user, p));
-                UserConversation {
-                    conversation,
-                    is_unread,
-                    unread_message_count,
-                }
+            .zip(unread)
+            .map(|(conversation, is_unread)| UserConversation {
+                conversation,
+                is_unread,
+                unread_message_count: if is_unread {
+                    counts.next().unwrap_or(0)
+                } else {
+                    0
+                },
             })
             .collect())
     }

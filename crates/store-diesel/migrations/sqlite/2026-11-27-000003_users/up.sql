@@ -21,8 +21,9 @@ CREATE TABLE users (
 -- A user's conversations.
 CREATE INDEX participants_by_user ON participants (app_id, user_id);
 
--- Unread counts scan only the messages newer than a participant's readUntil.
-CREATE INDEX messages_by_conversation_time ON messages (app_id, conversation_id, created_at);
+-- Unread counts scan only the messages newer than a participant's readUntil, in the index alone.
+CREATE INDEX messages_by_conversation_time
+    ON messages (app_id, conversation_id, created_at, deleted_seq, sender_id);
 
 -- Who sent the conversation's last message: a conversation is unread for a participant when
 -- its last message is someone else's and newer than their readUntil.
