@@ -85,32 +85,12 @@ impl ConversationService {
         patch: &ConversationPatch,
     ) -> Result<(), ServiceError> {
         self.limits.check_patch(patch)?;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let outcome = match self.repo.find(app, id).await? {
-                None => {
-                    let now = self.clock.now_ms();
-                    let mut created = Conversation::new(id.clone(), now);
-                    created.apply(patch, now);
-                    self.limits.check_conversation(&created)?;
-                    self.repo.insert(app, &created).await
-                }
-                Some(current) => {
-                    let mut next = current.value.clone();
-                    next.apply(patch, self.clock.now_ms());
-                    if next == current.value {
-                        return Ok(());
-                    }
-                    self.limits.check_conversation(&next)?;
-                    self.repo.update(app, &current, &next).await
-                }
-            };
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(RepositoryError::Conflict) => continue,
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ServiceError::Busy)
+        self.modify(app, id, |current, now| {
+            let mut next = current.unwrap_or_else(|| Conversation::new(id.clone(), now));
+            next.apply(patch, now);
+            Ok(Some(next))
+        })
+        .await
     }
 
     /// Reads, changes and writes back one conversation, re-reading after a lost race.
