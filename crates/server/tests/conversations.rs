@@ -4,17 +4,10 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{settings, TestServer};
+use common::{now_ms, settings, TestServer};
 use serde_json::{json, Value};
 
 const C: &str = "/conversations/order_fc_491731";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
 
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object().unwrap().keys().cloned().collect()

@@ -4,31 +4,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
-use common::{seed, send, settings, Api, TestServer, APP, OTHER_APP, OTHER_KEY};
+use common::{enc, pause, seed, send, settings, Api, TestServer, APP, OTHER_APP, OTHER_KEY};
 use parley_domain::{
     Conversation, ConversationId, Message, MessageId, MessageKind, Participant, UserId,
 };
 use serde_json::{json, Value};
-
-/// Timestamps are milliseconds: a pause keeps two steps out of the same millisecond.
-fn pause() {
-    std::thread::sleep(Duration::from_millis(5));
-}
-
-/// `encodeURIComponent`, and more: every byte but ASCII letters and digits.
-fn enc(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 fn conv(id: &str) -> String {
     format!("/conversations/{}", enc(id))

@@ -4,9 +4,8 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use common::{seed, send, settings, Api, TestServer, APP, OTHER_APP, OTHER_KEY};
+use common::{now_ms, pause, seed, send, settings, Api, TestServer, APP, OTHER_APP, OTHER_KEY};
 use parley_domain::{Access, Conversation, ConversationId, Participant, UserId};
 use serde_json::{json, Map, Value};
 
@@ -14,18 +13,6 @@ const C: &str = "/conversations/order_fc_491731";
 const M: &str = "/conversations/order_fc_491731/messages";
 const OTHER: &str = "/conversations/other";
 const OTHER_M: &str = "/conversations/other/messages";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Timestamps are milliseconds: a pause keeps two steps out of the same millisecond.
-fn pause() {
-    std::thread::sleep(Duration::from_millis(5));
-}
 
 fn keys(v: &Value) -> BTreeSet<String> {
     v.as_object()

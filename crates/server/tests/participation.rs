@@ -4,24 +4,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
-use common::{raw_status, settings, Api, Resp, TestServer, APP, KEY, OTHER_APP, OTHER_KEY};
+use common::{
+    now_ms, pause, raw_status, settings, Api, Resp, TestServer, APP, KEY, OTHER_APP, OTHER_KEY,
+};
 use serde_json::{json, Value};
 
 const C: &str = "/conversations/deal_1";
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Timestamps are milliseconds: a pause keeps two steps out of the same millisecond.
-fn pause() {
-    std::thread::sleep(Duration::from_millis(5));
-}
 
 fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()

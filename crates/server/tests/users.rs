@@ -4,36 +4,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
-use common::{seed, send, settings, Api, TestServer, APP, OTHER_APP, OTHER_KEY};
+use common::{
+    enc, now_ms, pause, seed, send, settings, Api, TestServer, APP, OTHER_APP, OTHER_KEY,
+};
 use parley_domain::{Conversation, ConversationId, Participant, UserId};
 use serde_json::{json, Map, Value};
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-/// Timestamps are milliseconds: a pause keeps two steps out of the same millisecond.
-fn pause() {
-    std::thread::sleep(Duration::from_millis(5));
-}
-
-/// `encodeURIComponent`, and more: every byte but ASCII letters and digits.
-fn enc(id: &str) -> String {
-    id.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
 
 fn strs(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| s.to_string()).collect()

@@ -399,3 +399,29 @@ impl Process {
         (status, out)
     }
 }
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Timestamps are milliseconds: a pause keeps two steps out of the same millisecond.
+pub fn pause() {
+    std::thread::sleep(Duration::from_millis(5));
+}
+
+/// `encodeURIComponent`, and more: every byte but ASCII letters and digits.
+pub fn enc(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
