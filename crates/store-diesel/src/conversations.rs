@@ -14,34 +14,25 @@ use parley_domain::{
 
 use crate::error::DbError;
 use crate::models::{
-    encode_custom, encode_welcome, ConversationRow, MessageRow, NewParticipantRow, ParticipantRow,
+    encode_custom, encode_participant_rows, encode_welcome, ConversationRow, NewParticipantRow,
+    ParticipantRow,
 };
 use crate::schema::{conversations, idempotency_keys, messages, participants};
 use crate::{DbConnection, DieselStore};
 
-type Loaded = (ConversationRow, Option<MessageRow>);
-
-/// Puts conversation rows, their last messages and their participants together.
+/// Conversation rows (with their copies of the participants and the last message) as domain
+/// values, by ID.
 fn assemble(
-    rows: Vec<Loaded>,
-    parts: Vec<ParticipantRow>,
+    rows: Vec<ConversationRow>,
 ) -> Result<HashMap<String, Versioned<Conversation>>, DbError> {
-    let mut by_conversation: HashMap<String, Vec<ParticipantRow>> = HashMap::new();
-    for p in parts {
-        by_conversation
-            .entry(p.conversation_id.clone())
-            .or_default()
-            .push(p);
-    }
     let mut out = HashMap::with_capacity(rows.len());
-    for (row, last) in rows {
+    for row in rows {
         let version = row.version;
         let key = row.id.clone();
-        let parts = by_conversation.remove(&key).unwrap_or_default();
         out.insert(
             key,
             Versioned {
-                value: row.into_domain(parts, last)?,
+                value: row.into_domain()?,
                 version,
             },
         );
@@ -49,37 +40,17 @@ fn assemble(
     Ok(out)
 }
 
-/// Conversations joined with their last message (if any).
-macro_rules! with_last_message {
-    () => {
-        conversations::table.left_join(
-            messages::table.on(messages::seq.nullable().eq(conversations::last_message_seq)),
-        )
-    };
-}
-
 fn load_one(
     conn: &mut DbConnection,
     app: &str,
     id: &str,
 ) -> Result<Option<Versioned<Conversation>>, DbError> {
-    let rows: Vec<Loaded> = with_last_message!()
+    let rows: Vec<ConversationRow> = conversations::table
         .filter(conversations::app_id.eq(app))
         .filter(conversations::id.eq(id))
-        .select((
-            ConversationRow::as_select(),
-            Option::<MessageRow>::as_select(),
-        ))
+        .select(ConversationRow::as_select())
         .load(conn)?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let parts = participants::table
-        .filter(participants::app_id.eq(app))
-        .filter(participants::conversation_id.eq(id))
-        .select(ParticipantRow::as_select())
-        .load(conn)?;
-    Ok(assemble(rows, parts)?.remove(id))
+    Ok(assemble(rows)?.remove(id))
 }
 
 /// `column = a OR column = b OR ...`: SQLite turns it into an index lookup, and unlike
@@ -98,7 +69,7 @@ macro_rules! any_of {
     }};
 }
 
-/// The conversations with these IDs, in three queries whatever their number.
+/// The conversations with these IDs, in one query whatever their number.
 fn load_many(
     conn: &mut DbConnection,
     app: &str,
@@ -112,32 +83,7 @@ fn load_many(
         .filter(any_of!(conversations::table, conversations::id, ids))
         .select(ConversationRow::as_select())
         .load(conn)?;
-    let seqs: Vec<i64> = rows.iter().filter_map(|r| r.last_message_seq).collect();
-    let mut last: HashMap<i64, MessageRow> = HashMap::new();
-    if !seqs.is_empty() {
-        let found: Vec<(i64, MessageRow)> = messages::table
-            .filter(any_of!(messages::table, messages::seq, seqs))
-            .select((messages::seq, MessageRow::as_select()))
-            .load(conn)?;
-        last.extend(found);
-    }
-    let parts = participants::table
-        .filter(participants::app_id.eq(app))
-        .filter(any_of!(
-            participants::table,
-            participants::conversation_id,
-            ids
-        ))
-        .select(ParticipantRow::as_select())
-        .load(conn)?;
-    let rows = rows
-        .into_iter()
-        .map(|row| {
-            let message = row.last_message_seq.and_then(|seq| last.remove(&seq));
-            (row, message)
-        })
-        .collect();
-    assemble(rows, parts)
+    assemble(rows)
 }
 
 fn insert_participants(
@@ -158,6 +104,24 @@ fn insert_participants(
             .execute(conn)?;
         sync_participants(conn, app.as_str(), c.id.as_str())?;
     }
+    Ok(())
+}
+
+/// Rewrites the conversation's copy of its participants from the participants table. Part of
+/// every write transaction that changes a participant.
+pub(crate) fn copy_participants(
+    conn: &mut DbConnection,
+    app: &str,
+    conversation: &str,
+) -> Result<(), DbError> {
+    let rows: Vec<ParticipantRow> = participants::table
+        .filter(participants::app_id.eq(app))
+        .filter(participants::conversation_id.eq(conversation))
+        .select(ParticipantRow::as_select())
+        .load(conn)?;
+    diesel::update(conversations::table.find((app, conversation)))
+        .set(conversations::participant_rows.eq(encode_participant_rows(&rows)))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -491,7 +455,11 @@ impl ConversationRepository for DieselStore {
                         _ => {}
                     }
                 }
-                insert_participants(tx, &app, &after, Some(&before.value))
+                insert_participants(tx, &app, &after, Some(&before.value))?;
+                if before.value.participants != after.participants {
+                    copy_participants(tx, app.as_str(), after.id.as_str())?;
+                }
+                Ok(())
             })
         })
         .await

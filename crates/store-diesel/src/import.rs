@@ -6,7 +6,7 @@ use parley_domain::{AppId, Conversation, RepositoryError, User};
 
 use crate::error::DbError;
 use crate::messages::next_seq;
-use crate::models::{ConversationRow, NewMessageRow, NewParticipantRow};
+use crate::models::{ConversationRow, MessageRow, NewMessageRow, NewParticipantRow};
 use crate::schema::{conversations, messages, participants, users};
 use crate::users::UserRow;
 use crate::DieselStore;
@@ -40,6 +40,7 @@ impl DieselStore {
                     row.activity_seq = Some(next_seq);
                     row.last_message_sender = m.sender.as_ref().map(|u| u.as_str().to_owned());
                     row.last_activity = m.created_at;
+                    row.last_message = Some(MessageRow::new(m).to_json());
                     message_rows.push(NewMessageRow::new(app, m, next_seq));
                 }
                 conversation_rows.push(row);

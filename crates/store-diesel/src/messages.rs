@@ -37,27 +37,29 @@ pub(crate) fn current_seq(conn: &mut DbConnection) -> Result<i64, DbError> {
         .first(conn)?)
 }
 
-/// Makes the newest remaining message the conversation's last one (or none).
+/// Makes the newest remaining message the conversation's last one (or none), with the copy of
+/// it that conversation reads carry.
 pub(crate) fn refresh_last_message(
     conn: &mut DbConnection,
     app: &str,
     conversation: &str,
 ) -> Result<(), DbError> {
-    let newest: Option<(i64, i64, Option<String>)> = messages::table
+    let newest: Option<(i64, MessageRow)> = messages::table
         .filter(messages::app_id.eq(app))
         .filter(messages::conversation_id.eq(conversation))
         .filter(messages::deleted_seq.is_null())
         .order(messages::seq.desc())
-        .select((messages::seq, messages::created_at, messages::sender_id))
+        .select((messages::seq, MessageRow::as_select()))
         .first(conn)
         .optional()?;
     let target = conversations::table.find((app, conversation));
     match newest {
-        Some((seq, at, sender)) => diesel::update(target)
+        Some((seq, row)) => diesel::update(target)
             .set((
                 conversations::last_message_seq.eq(Some(seq)),
-                conversations::last_activity.eq(at),
-                conversations::last_message_sender.eq(sender),
+                conversations::last_activity.eq(row.created_at),
+                conversations::last_message_sender.eq(&row.sender_id),
+                conversations::last_message.eq(Some(row.to_json())),
             ))
             .execute(conn)?,
         None => diesel::update(target)
@@ -65,6 +67,7 @@ pub(crate) fn refresh_last_message(
                 conversations::last_message_seq.eq(None::<i64>),
                 conversations::last_activity.eq(conversations::created_at),
                 conversations::last_message_sender.eq(None::<String>),
+                conversations::last_message.eq(None::<String>),
             ))
             .execute(conn)?,
     };
@@ -157,7 +160,7 @@ fn insert_all(
         diesel::insert_into(messages::table)
             .values(NewMessageRow::new(app, message, seq))
             .execute(tx)?;
-        newest = Some((seq, message.created_at, message.sender.clone()));
+        newest = Some((seq, MessageRow::new(message)));
         ids.push(message.id.clone());
         if let Some(sender) = &message.sender {
             diesel::update(
@@ -171,17 +174,22 @@ fn insert_all(
             .execute(tx)?;
         }
     }
-    if let Some((seq, at, sender)) = newest {
+    if let Some((seq, row)) = newest {
         diesel::update(conversations::table.find((app_s, conv_s)))
             .set((
                 conversations::last_message_seq.eq(Some(seq)),
-                conversations::last_activity.eq(at),
+                conversations::last_activity.eq(row.created_at),
                 conversations::activity_seq.eq(Some(seq)),
-                conversations::last_message_sender.eq(sender.as_ref().map(UserId::as_str)),
+                conversations::last_message_sender.eq(&row.sender_id),
+                conversations::last_message.eq(Some(row.to_json())),
             ))
             .execute(tx)?;
     }
     crate::conversations::sync_participants(tx, app_s, conv_s)?;
+    if records.iter().any(|r| r.message.sender.is_some()) {
+        // The senders' readUntil moved.
+        crate::conversations::copy_participants(tx, app_s, conv_s)?;
+    }
     Ok(Some(ids))
 }
 
@@ -284,25 +292,38 @@ impl MessageRepository for DieselStore {
     ) -> Result<(), RepositoryError> {
         let (app, version, after) = (app.as_str().to_owned(), before.version, after.clone());
         self.run_write(move |conn| {
-            let updated = diesel::update(
-                messages::table
-                    .filter(messages::app_id.eq(&app))
-                    .filter(messages::id.eq(after.id.as_str()))
-                    .filter(messages::version.eq(version))
-                    .filter(messages::deleted_seq.is_null()),
-            )
-            .set((
-                messages::text.eq(&after.text),
-                messages::custom.eq(encode_custom(&after.custom)),
-                messages::edited_at.eq(after.edited_at),
-                messages::version.eq(messages::version + 1),
-            ))
-            .execute(conn)?;
-            if updated == 0 {
-                Err(DbError::Conflict)
-            } else {
+            conn.immediate_transaction(|tx| {
+                let updated: Option<i64> = diesel::update(
+                    messages::table
+                        .filter(messages::app_id.eq(&app))
+                        .filter(messages::id.eq(after.id.as_str()))
+                        .filter(messages::version.eq(version))
+                        .filter(messages::deleted_seq.is_null()),
+                )
+                .set((
+                    messages::text.eq(&after.text),
+                    messages::custom.eq(encode_custom(&after.custom)),
+                    messages::edited_at.eq(after.edited_at),
+                    messages::version.eq(messages::version + 1),
+                ))
+                .returning(messages::seq)
+                .get_result(tx)
+                .optional()?;
+                let Some(seq) = updated else {
+                    return Err(DbError::Conflict);
+                };
+                // The conversation's copy of its last message follows the edit.
+                let conversation = after.conversation_id.as_str();
+                let last: Option<Option<i64>> = conversations::table
+                    .find((app.as_str(), conversation))
+                    .select(conversations::last_message_seq)
+                    .first(tx)
+                    .optional()?;
+                if last == Some(Some(seq)) {
+                    refresh_last_message(tx, &app, conversation)?;
+                }
                 Ok(())
-            }
+            })
         })
         .await
     }

@@ -7,6 +7,7 @@ use parley_domain::{
     Access, AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Notify,
     Participant, UserId,
 };
+use serde::{Deserialize, Serialize};
 
 use crate::error::DbError;
 use crate::schema::{conversations, messages, participants};
@@ -27,12 +28,17 @@ pub(crate) struct ConversationRow {
     pub last_activity: i64,
     pub activity_seq: Option<i64>,
     pub last_message_sender: Option<String>,
+    /// JSON array of the participants' [`ParticipantRow`]s.
+    pub participant_rows: String,
+    /// JSON of the last message's [`MessageRow`].
+    pub last_message: Option<String>,
 }
 
-#[derive(Debug, Queryable, Selectable)]
+/// A participant as read from its table; also the JSON form of a conversation's copy of its
+/// participants (`conversations.participant_rows`).
+#[derive(Debug, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = participants)]
 pub(crate) struct ParticipantRow {
-    pub conversation_id: String,
     pub user_id: String,
     pub access: String,
     pub notify: String,
@@ -57,7 +63,9 @@ pub(crate) struct NewParticipantRow {
     pub conv_last_message_sender: Option<String>,
 }
 
-#[derive(Debug, Queryable, Selectable)]
+/// A message as read from its table; also the JSON form of a conversation's copy of its last
+/// message (`conversations.last_message`).
+#[derive(Debug, Queryable, Selectable, Serialize, Deserialize)]
 #[diesel(table_name = messages)]
 pub(crate) struct MessageRow {
     pub conversation_id: String,
@@ -102,6 +110,25 @@ pub(crate) fn encode_welcome(messages: &Option<Vec<String>>) -> Option<String> {
         .map(|m| serde_json::to_string(m).unwrap_or_else(|_| "[]".into()))
 }
 
+/// The JSON of `conversations.participant_rows` for these participants.
+fn encode_participants(c: &Conversation) -> String {
+    let rows: Vec<ParticipantRow> = c
+        .participants
+        .iter()
+        .map(|(user, p)| ParticipantRow {
+            user_id: user.as_str().to_owned(),
+            access: p.access.as_str().to_owned(),
+            notify: p.notify.as_str().to_owned(),
+            read_until: p.read_until,
+        })
+        .collect();
+    encode_participant_rows(&rows)
+}
+
+pub(crate) fn encode_participant_rows(rows: &[ParticipantRow]) -> String {
+    serde_json::to_string(rows).unwrap_or_else(|_| "[]".into())
+}
+
 impl ConversationRow {
     /// The row of a conversation that has no messages yet.
     pub fn new(app: &AppId, c: &Conversation, version: i64) -> Self {
@@ -119,20 +146,20 @@ impl ConversationRow {
             last_activity: c.created_at,
             activity_seq: None,
             last_message_sender: None,
+            participant_rows: encode_participants(c),
+            last_message: None,
         }
     }
 
-    pub fn into_domain(
-        self,
-        parts: Vec<ParticipantRow>,
-        last: Option<MessageRow>,
-    ) -> Result<Conversation, DbError> {
+    pub fn into_domain(self) -> Result<Conversation, DbError> {
         let id = ConversationId::new(self.id).map_err(corrupt)?;
         let welcome_messages = match self.welcome_messages {
             Some(raw) => Some(serde_json::from_str(&raw).map_err(corrupt)?),
             None => None,
         };
         let custom = serde_json::from_str(&self.custom).map_err(corrupt)?;
+        let parts: Vec<ParticipantRow> =
+            serde_json::from_str(&self.participant_rows).map_err(corrupt)?;
         let mut participants = BTreeMap::new();
         for p in parts {
             let (user, participant) = p.into_domain()?;
@@ -147,7 +174,14 @@ impl ConversationRow {
             custom,
             participants,
             created_at: self.created_at,
-            last_message: last.map(MessageRow::into_domain).transpose()?,
+            last_message: match self.last_message {
+                Some(raw) => Some(
+                    serde_json::from_str::<MessageRow>(&raw)
+                        .map_err(corrupt)?
+                        .into_domain()?,
+                ),
+                None => None,
+            },
         })
     }
 }
@@ -187,6 +221,30 @@ impl ParticipantRow {
 }
 
 impl MessageRow {
+    /// The row of a message as first stored (version 1).
+    pub fn new(m: &Message) -> Self {
+        Self {
+            conversation_id: m.conversation_id.as_str().to_owned(),
+            id: m.id.as_str().to_owned(),
+            kind: m.kind.as_str().to_owned(),
+            sender_id: m.sender.as_ref().map(|u| u.as_str().to_owned()),
+            text: m.text.clone(),
+            custom: encode_custom(&m.custom),
+            created_at: m.created_at,
+            edited_at: m.edited_at,
+            referenced_message_id: m
+                .referenced_message_id
+                .as_ref()
+                .map(|r| r.as_str().to_owned()),
+            version: 1,
+        }
+    }
+
+    /// The JSON kept in `conversations.last_message`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
     pub fn into_domain(self) -> Result<Message, DbError> {
         Ok(Message {
             id: MessageId::new(self.id).map_err(corrupt)?,

@@ -23,6 +23,8 @@ diesel::table! {
         last_activity -> BigInt,
         activity_seq -> Nullable<BigInt>,
         last_message_sender -> Nullable<Text>,
+        participant_rows -> Text,
+        last_message -> Nullable<Text>,
     }
 }
 

@@ -543,13 +543,33 @@ pub async fn last_message_follows_sends_edits_and_deletes(s: &Stores) {
     let now = found(s, "a", "c").await.value.last_message.unwrap();
     assert_eq!(now.text, "two, edited");
     assert_eq!(now.edited_at, Some(20));
+    // Editing an older message leaves the last one as it is.
+    let older = s
+        .messages
+        .find_message(&app("a"), &cid("c"), &ids[0])
+        .await
+        .unwrap()
+        .unwrap();
+    let mut older_edited = older.value.clone();
+    older_edited.text = "one, edited".into();
+    s.messages
+        .update_message(&app("a"), &older, &older_edited)
+        .await
+        .unwrap();
+    assert_eq!(
+        last(found(s, "a", "c").await.value).as_deref(),
+        Some("two, edited")
+    );
 
     assert!(s
         .messages
         .delete_message(&app("a"), &cid("c"), &ids[1])
         .await
         .unwrap());
-    assert_eq!(last(found(s, "a", "c").await.value).as_deref(), Some("one"));
+    assert_eq!(
+        last(found(s, "a", "c").await.value).as_deref(),
+        Some("one, edited")
+    );
     let standing = s
         .conversations
         .standing(&app("a"), &cid("c"))
