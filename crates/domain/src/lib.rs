@@ -25,7 +25,7 @@ pub use conversation::{
 pub use error::{Invalid, InvalidCode, RepositoryError, ServiceError};
 pub use ids::{AppId, ConversationId, IdError, UserId};
 pub use limits::Limits;
-pub use listing::{ConversationQuery, Cursor, Direction, OrderBy, Position, Standing, Walk};
+pub use listing::{ConversationQuery, Cursor, Direction, OrderBy, Page, Position, Standing, Walk};
 pub use message::{Message, MessageId, MessageKind, MessagePatch, MessageRecord, NewMessage};
 pub use ports::{
     AppRepository, ConversationRepository, CursorStore, MessageRepository, UserRepository,

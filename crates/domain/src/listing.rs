@@ -8,6 +8,7 @@
 //! a [`CursorStore`](crate::ports::CursorStore), keyed by that item's ID, because a TalkJS cursor
 //! (`startingAfter`) is nothing but a conversation ID.
 
+use crate::conversation::Conversation;
 use crate::ids::{ConversationId, UserId};
 
 /// The default and the bounds of `limit`.
@@ -114,11 +115,20 @@ pub struct Position {
 }
 
 /// What a page request is evaluated against: the walk's snapshot, and the position to continue
-/// after (none for the first page).
+/// after (none for the first page). A walk that starts now has no snapshot yet: the store takes
+/// its current one, in the same read as the page, and reports it with the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Walk {
-    pub snapshot: i64,
+    pub snapshot: Option<i64>,
     pub after: Option<Position>,
+}
+
+/// One page of a list: the conversations with their sort keys, and the snapshot they were
+/// placed as of (the walk's, or the store's current one for a walk that starts with this page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub snapshot: i64,
+    pub items: Vec<(Conversation, i64)>,
 }
 
 /// What is remembered about the last item of a served page.

@@ -6,7 +6,7 @@ use crate::app::SecretKey;
 use crate::conversation::{Conversation, Participant};
 use crate::error::RepositoryError;
 use crate::ids::{AppId, ConversationId, UserId};
-use crate::listing::{ConversationQuery, Cursor, Standing, Walk};
+use crate::listing::{ConversationQuery, Cursor, Page, Standing, Walk};
 use crate::message::{Message, MessageId, MessageRecord};
 use crate::user::User;
 
@@ -87,8 +87,12 @@ pub trait ConversationRepository: Send + Sync + 'static {
 
     /// One page of the app's conversations in the query's order, each with its sort key,
     /// continuing after `walk.after`. Conversations are placed and filtered by their last message
-    /// as of `walk.snapshot` (messages with a higher sequence number are ignored for placement);
-    /// the returned conversations are current. Done with a fixed number of queries per page.
+    /// as of `walk.snapshot` (messages with a higher sequence number are ignored for placement),
+    /// or as of the store's current snapshot, read with the page, when the walk has none; the
+    /// returned conversations are current. Done in one read with a fixed number of queries.
+    ///
+    /// `None` when `query.member` names a user with no user record in the app (checked in the
+    /// same read, so that a user's first page is one round trip to the store).
     ///
     /// # Errors
     /// `Unavailable`/`Other` as for [`find`](Self::find).
@@ -97,7 +101,7 @@ pub trait ConversationRepository: Send + Sync + 'static {
         app: &AppId,
         query: &ConversationQuery,
         walk: &Walk,
-    ) -> Result<Vec<(Conversation, i64)>, RepositoryError>;
+    ) -> Result<Option<Page>, RepositoryError>;
 }
 
 /// Durable storage of messages, scoped by app and conversation.

@@ -245,7 +245,7 @@ impl ConversationService {
         let list = query.list_key();
         let walk = match &query.starting_after {
             None => Walk {
-                snapshot: self.repo.snapshot().await?,
+                snapshot: None,
                 after: None,
             },
             Some(id) => {
@@ -265,7 +265,7 @@ impl ConversationService {
                 }
                 match self.cursors.recall(app, &list, id).await {
                     Some(cursor) => Walk {
-                        snapshot: cursor.snapshot,
+                        snapshot: Some(cursor.snapshot),
                         after: Some(Position {
                             key: cursor.key,
                             id: id.clone(),
@@ -287,7 +287,7 @@ impl ConversationService {
                             }
                         }
                         Walk {
-                            snapshot: self.repo.snapshot().await?,
+                            snapshot: None,
                             after: Some(Position {
                                 key: query.sort_key(standing.created_at, standing.last_message_at),
                                 id: id.clone(),
@@ -297,15 +297,19 @@ impl ConversationService {
                 }
             }
         };
-        let page = self.repo.list(app, query, &walk).await?;
-        if let Some((last, key)) = page.last() {
+        let page = self
+            .repo
+            .list(app, query, &walk)
+            .await?
+            .ok_or(ServiceError::NotFound("user"))?;
+        if let Some((last, key)) = page.items.last() {
             let cursor = Cursor {
                 key: *key,
-                snapshot: walk.snapshot,
+                snapshot: page.snapshot,
             };
             self.cursors.remember(app, &list, &last.id, cursor).await;
         }
-        Ok(page.into_iter().map(|(c, _)| c).collect())
+        Ok(page.items.into_iter().map(|(c, _)| c).collect())
     }
 }
 
@@ -698,7 +702,9 @@ impl UserService {
         user: &UserId,
         query: &ConversationQuery,
     ) -> Result<Vec<UserConversation>, ServiceError> {
-        if self.users.find_user(app, user).await?.is_none() {
+        // A first page checks that the user exists in its own read of the store; a later page
+        // checks first, so that an unknown user is a 404 whatever the cursor.
+        if query.starting_after.is_some() && self.users.find_user(app, user).await?.is_none() {
             return Err(ServiceError::NotFound("user"));
         }
         let query = ConversationQuery {
@@ -752,6 +758,7 @@ mod tests {
     use crate::conversation::{CustomPatch, Field, Participant};
     use crate::error::InvalidCode;
     use crate::ids::UserId;
+    use crate::listing::Page;
     use crate::ports::{MockConversationRepository, MockCursorStore, Versioned};
     use mockall::predicate::always;
     use mockall::Sequence;
@@ -1017,10 +1024,15 @@ mod tests {
         #[tokio::test]
         async fn a_first_page_starts_a_walk_at_the_current_snapshot_and_remembers_its_end() {
             let mut repo = MockConversationRepository::new();
-            repo.expect_snapshot().times(1).returning(|| Ok(77));
+            repo.expect_snapshot().times(0);
             repo.expect_list()
-                .withf(|_, _, walk| walk.snapshot == 77 && walk.after.is_none())
-                .returning(|_, _, _| Ok(vec![(stored(1, &[]).value, 500)]));
+                .withf(|_, _, walk| walk.snapshot.is_none() && walk.after.is_none())
+                .returning(|_, _, _| {
+                    Ok(Some(Page {
+                        snapshot: 77,
+                        items: vec![(stored(1, &[]).value, 500)],
+                    }))
+                });
             let mut cursors = MockCursorStore::new();
             cursors
                 .expect_remember()
@@ -1053,10 +1065,15 @@ mod tests {
             repo.expect_snapshot().times(0);
             repo.expect_list()
                 .withf(|_, _, walk| {
-                    walk.snapshot == 5 && walk.after.as_ref().is_some_and(|p| p.key == 300)
+                    walk.snapshot == Some(5) && walk.after.as_ref().is_some_and(|p| p.key == 300)
                 })
                 .times(1)
-                .returning(|_, _, _| Ok(vec![]));
+                .returning(|_, _, _| {
+                    Ok(Some(Page {
+                        snapshot: 5,
+                        items: vec![],
+                    }))
+                });
             let mut cursors = MockCursorStore::new();
             cursors.expect_recall().returning(|_, _, _| {
                 Some(Cursor {

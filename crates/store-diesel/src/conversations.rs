@@ -9,15 +9,17 @@ use diesel::sql_types::Bool;
 use diesel::sqlite::Sqlite;
 use parley_domain::{
     Access, AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository,
-    Direction, OrderBy, Participant, Position, RepositoryError, Standing, UserId, Versioned, Walk,
+    Direction, OrderBy, Page, Participant, Position, RepositoryError, Standing, UserId, Versioned,
+    Walk,
 };
 
 use crate::error::DbError;
+use crate::messages::current_seq;
 use crate::models::{
     encode_custom, encode_participant_rows, encode_welcome, ConversationRow, NewParticipantRow,
     ParticipantRow,
 };
-use crate::schema::{conversations, idempotency_keys, messages, participants};
+use crate::schema::{conversations, idempotency_keys, messages, participants, users};
 use crate::{DbConnection, DieselStore};
 
 /// Conversation rows (with their copies of the participants and the last message) as domain
@@ -264,6 +266,12 @@ macro_rules! member_page {
     }};
 }
 
+/// A walk with its snapshot settled.
+struct At {
+    snapshot: i64,
+    after: Option<Position>,
+}
+
 /// The IDs and sort keys of one page, placed as of `walk.snapshot`.
 ///
 /// Conversations untouched since the snapshot are paged straight from the covering index; the
@@ -272,7 +280,7 @@ fn rank_page(
     conn: &mut DbConnection,
     app: &str,
     query: &ConversationQuery,
-    walk: &Walk,
+    walk: &At,
 ) -> Result<Vec<(String, i64)>, DbError> {
     let mut page = match (query.order_by, &query.member) {
         (OrderBy::LastActivity, None) => {
@@ -552,17 +560,39 @@ impl ConversationRepository for DieselStore {
         app: &AppId,
         query: &ConversationQuery,
         walk: &Walk,
-    ) -> Result<Vec<(Conversation, i64)>, RepositoryError> {
+    ) -> Result<Option<Page>, RepositoryError> {
         let (app, query, walk) = (app.as_str().to_owned(), query.clone(), walk.clone());
         self.run(move |conn| {
+            // One read transaction: the member check, the snapshot and the page agree.
             conn.transaction(|c| {
-                let page = rank_page(c, &app, &query, &walk)?;
+                if let Some(user) = &query.member {
+                    let known: Option<String> = users::table
+                        .find((app.as_str(), user.as_str()))
+                        .select(users::id)
+                        .first(c)
+                        .optional()?;
+                    if known.is_none() {
+                        return Ok(None);
+                    }
+                }
+                let at = At {
+                    snapshot: match walk.snapshot {
+                        Some(snapshot) => snapshot,
+                        None => current_seq(c)?,
+                    },
+                    after: walk.after,
+                };
+                let page = rank_page(c, &app, &query, &at)?;
                 let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
                 let mut loaded = load_many(c, &app, &ids)?;
-                Ok(page
+                let items = page
                     .into_iter()
                     .filter_map(|(id, key)| loaded.remove(&id).map(|v| (v.value, key)))
-                    .collect())
+                    .collect();
+                Ok(Some(Page {
+                    snapshot: at.snapshot,
+                    items,
+                }))
             })
         })
         .await

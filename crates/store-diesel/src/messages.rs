@@ -3,8 +3,6 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
-use diesel::sqlite::Sqlite;
 use parley_domain::{
     Access, AppId, ConversationId, Message, MessageId, MessageRecord, MessageRepository,
     RepositoryError, UserId, Versioned,
@@ -343,37 +341,30 @@ impl MessageRepository for DieselStore {
             .map(|(c, r)| (c.as_str().to_owned(), *r))
             .collect();
         self.run(move |conn| {
-            // One query for the page: each conversation's messages newer than its readUntil,
-            // found through the (conversation, created_at) index, counted per conversation.
-            // Each term names the whole index prefix, so SQLite answers it with one index
-            // range per conversation (a multi-index OR) instead of scanning the app's messages.
-            let newer = |(conversation, read_until): &(String, i64)| {
-                messages::app_id
-                    .eq(app.clone())
-                    .and(messages::conversation_id.eq(conversation.clone()))
-                    .and(messages::created_at.gt(*read_until))
-            };
-            let mut unread: Box<dyn BoxableExpression<messages::table, Sqlite, SqlType = Bool>> =
-                Box::new(newer(&items[0]));
-            for item in &items[1..] {
-                unread = Box::new(unread.or(newer(item)));
-            }
-            let counts: Vec<(String, i64)> = messages::table
-                .filter(messages::deleted_seq.is_null())
-                .filter(
-                    messages::sender_id
-                        .is_null()
-                        .or(messages::sender_id.ne(&user)),
-                )
-                .filter(unread)
-                .group_by(messages::conversation_id)
-                .select((messages::conversation_id, diesel::dsl::count_star()))
-                .load(conn)?;
-            let counts: std::collections::HashMap<String, i64> = counts.into_iter().collect();
-            Ok(items
-                .iter()
-                .map(|(c, _)| counts.get(c).copied().unwrap_or(0))
-                .collect())
+            // One read transaction; per conversation one count from the covering
+            // (conversation, created_at) index, with the same cached statement. (A single query
+            // with an OR per conversation becomes a multi-index OR, which visits every matching
+            // message row in the table as well.)
+            conn.transaction(|c| {
+                items
+                    .iter()
+                    .map(|(conversation, read_until)| {
+                        messages::table
+                            .filter(messages::app_id.eq(&app))
+                            .filter(messages::conversation_id.eq(conversation))
+                            .filter(messages::created_at.gt(*read_until))
+                            .filter(messages::deleted_seq.is_null())
+                            .filter(
+                                messages::sender_id
+                                    .is_null()
+                                    .or(messages::sender_id.ne(&user)),
+                            )
+                            .count()
+                            .get_result::<i64>(c)
+                            .map_err(DbError::from)
+                    })
+                    .collect::<Result<Vec<i64>, DbError>>()
+            })
         })
         .await
     }

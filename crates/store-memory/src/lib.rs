@@ -9,7 +9,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use parley_domain::{
     Access, AppId, AppRepository, Conversation, ConversationId, ConversationQuery,
-    ConversationRepository, Direction, Message, MessageId, MessageRecord, MessageRepository,
+    ConversationRepository, Direction, Message, MessageId, MessageRecord, MessageRepository, Page,
     Participant, RepositoryError, SecretKey, Standing, User, UserId, UserRepository, UserWrite,
     Versioned, Walk,
 };
@@ -197,8 +197,14 @@ impl ConversationRepository for MemoryStore {
         app: &AppId,
         query: &ConversationQuery,
         walk: &Walk,
-    ) -> Result<Vec<(Conversation, i64)>, RepositoryError> {
+    ) -> Result<Option<Page>, RepositoryError> {
         let data = self.lock()?;
+        if let Some(user) = &query.member {
+            if !data.users.contains_key(&(app.clone(), user.clone())) {
+                return Ok(None);
+            }
+        }
+        let snapshot = walk.snapshot.unwrap_or(data.seq);
         let mut ranked: Vec<(&Key, i64)> = data
             .conversations
             .iter()
@@ -214,7 +220,7 @@ impl ConversationRepository for MemoryStore {
                 }),
             })
             .filter_map(|(key, c)| {
-                let last = data.last_message_at(key, walk.snapshot);
+                let last = data.last_message_at(key, snapshot);
                 if !query.matches(last) {
                     return None;
                 }
@@ -233,11 +239,12 @@ impl ConversationRepository for MemoryStore {
                 Direction::Desc => ordering.reverse(),
             }
         });
-        Ok(ranked
+        let items = ranked
             .into_iter()
             .take(query.limit)
             .filter_map(|(key, sort_key)| data.current(key).map(|c| (c.value, sort_key)))
-            .collect())
+            .collect();
+        Ok(Some(Page { snapshot, items }))
     }
 }
 

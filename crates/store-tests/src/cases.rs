@@ -755,6 +755,8 @@ async fn ids_of(s: &Stores, query: &ConversationQuery, walk: &Walk) -> Vec<(Stri
         .list(&app("a"), query, walk)
         .await
         .unwrap()
+        .unwrap()
+        .items
         .into_iter()
         .map(|(c, k)| (c.id.into_string(), k))
         .collect()
@@ -762,7 +764,7 @@ async fn ids_of(s: &Stores, query: &ConversationQuery, walk: &Walk) -> Vec<(Stri
 
 async fn fresh_walk(s: &Stores) -> Walk {
     Walk {
-        snapshot: s.conversations.snapshot().await.unwrap(),
+        snapshot: Some(s.conversations.snapshot().await.unwrap()),
         after: None,
     }
 }
@@ -796,7 +798,13 @@ pub async fn listing_orders_by_last_activity_then_id_by_default(s: &Stores) {
     };
     assert_eq!(names(&ids_of(s, &two, &walk).await), ["c2", "c0"]);
     // The listed conversations are whole, with their last message.
-    let listed = s.conversations.list(&app("a"), &two, &walk).await.unwrap();
+    let listed = s
+        .conversations
+        .list(&app("a"), &two, &walk)
+        .await
+        .unwrap()
+        .unwrap()
+        .items;
     assert_eq!(listed[0].0.last_message.as_ref().unwrap().created_at, 5000);
     assert!(listed[0].0.participants.contains_key(&uid("u")));
 }
@@ -850,7 +858,7 @@ pub async fn listing_continues_after_a_position(s: &Stores) {
     listing_fixture(s, &[Some(500), Some(500), Some(500), Some(400)]).await;
     let snapshot = s.conversations.snapshot().await.unwrap();
     let after = |key: i64, id: &str| Walk {
-        snapshot,
+        snapshot: Some(snapshot),
         after: Some(Position { key, id: cid(id) }),
     };
     let desc = ConversationQuery::default();
@@ -897,7 +905,9 @@ pub async fn listing_places_conversations_by_their_last_message_as_of_the_snapsh
         .conversations
         .list(&app("a"), &ConversationQuery::default(), &walk)
         .await
-        .unwrap();
+        .unwrap()
+        .unwrap()
+        .items;
     let c2 = listed.iter().find(|(c, _)| c.id.as_str() == "c2").unwrap();
     assert_eq!(c2.0.last_message.as_ref().unwrap().text, "late");
     // A new walk sees the new order.
@@ -1034,7 +1044,9 @@ pub async fn a_walk_places_conversations_as_of_its_snapshot_when_messages_are_de
         .conversations
         .list(&app("a"), &ConversationQuery::default(), &walk)
         .await
-        .unwrap();
+        .unwrap()
+        .unwrap()
+        .items;
     assert_eq!(
         listed[0].0.last_message.as_ref().unwrap().text,
         "m",
@@ -1432,12 +1444,21 @@ async fn member_ids(s: &Stores, query: ConversationQuery) -> Vec<String> {
         .list(&app("a"), &query, &walk)
         .await
         .unwrap()
+        .unwrap()
+        .items
         .into_iter()
         .map(|(c, _)| c.id.into_string())
         .collect()
 }
 
+/// User records for these IDs in app `a` (a user's list needs one).
+async fn users_on_record(s: &Stores, ids: &[&str]) {
+    let writes: Vec<UserWrite> = ids.iter().map(|id| new_user(user(id, id))).collect();
+    s.users.save_users(&app("a"), &writes).await.unwrap();
+}
+
 pub async fn a_users_list_holds_their_conversations_but_not_hidden_or_left_ones(s: &Stores) {
+    users_on_record(s, &["u", "v", "w"]).await;
     conversation_with(s, "a", "mine", &["u", "v"], 1).await;
     conversation_with(s, "a", "theirs", &["v"], 2).await;
     conversation_with(s, "a", "hidden", &["u"], 3).await;
@@ -1463,10 +1484,42 @@ pub async fn a_users_list_holds_their_conversations_but_not_hidden_or_left_ones(
     };
     assert_eq!(member_ids(s, of("u")).await, ["mine"]);
     assert_eq!(member_ids(s, of("v")).await, ["theirs", "mine"]);
-    assert!(member_ids(s, of("nobody")).await.is_empty());
+    assert!(member_ids(s, of("w")).await.is_empty());
+    // A user with no record has no list at all (the service answers 404).
+    let walk = fresh_walk(s).await;
+    let none = s.conversations.list(&app("a"), &of("nobody"), &walk).await;
+    assert_eq!(none.unwrap(), None);
+}
+
+pub async fn a_walk_without_a_snapshot_is_placed_as_of_the_current_one(s: &Stores) {
+    conversation_with(s, "a", "c", &["u"], 1).await;
+    send(s, "c", vec![record("c", Some("u"), "m", 10)]).await;
+    let now = Walk {
+        snapshot: None,
+        after: None,
+    };
+    let query = ConversationQuery::default();
+    let page = s
+        .conversations
+        .list(&app("a"), &query, &now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.snapshot, s.conversations.snapshot().await.unwrap());
+    assert_eq!(page.items.len(), 1);
+    send(s, "c", vec![record("c", Some("u"), "n", 20)]).await;
+    let later = s
+        .conversations
+        .list(&app("a"), &query, &now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(later.snapshot > page.snapshot);
+    assert_eq!(later.items[0].1, 20, "placed by the newest message");
 }
 
 pub async fn a_users_unread_list_holds_only_conversations_with_unread_messages(s: &Stores) {
+    users_on_record(s, &["u", "v"]).await;
     for id in ["quiet", "answered", "waiting", "system"] {
         conversation_with(s, "a", id, &["u", "v"], 1).await;
     }

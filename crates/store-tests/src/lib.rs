@@ -70,6 +70,7 @@ macro_rules! contract_suite {
             participation_reports_a_users_record,
             unread_counts_count_only_newer_messages_of_others,
             a_users_list_holds_their_conversations_but_not_hidden_or_left_ones,
+            a_walk_without_a_snapshot_is_placed_as_of_the_current_one,
             a_users_unread_list_holds_only_conversations_with_unread_messages,
         );
     };
