@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints (warnings are errors), then every test of the workspace
 # (domain unit tests with mocks, the storage contract suite on every adapter, the HTTP
-# integration tests against the real server, and the dependency-rule check).
+# integration tests against the real server, and the dependency-rule check), and then the HTTP
+# integration tests again with the server on PostgreSQL.
+#
+# PostgreSQL: set PARLEY_TEST_POSTGRES_URL to use a server of yours (tests create and drop
+# schemas in it); otherwise this script starts a throwaway cluster from the machine's
+# PostgreSQL binaries and stops it afterwards. With neither, the PostgreSQL tests are skipped
+# with a loud message, except with CI=true, where that is a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,7 +17,31 @@ cargo fmt --all -- --check
 echo "==> cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "==> cargo test"
+if [[ -z "${PARLEY_TEST_POSTGRES_URL:-}" ]]; then
+  PG_DIR="/tmp/parley-test-pg-$$"
+  PG_PORT=$((20000 + RANDOM % 20000))
+  if PG_ENV=$(scripts/pg-throwaway.sh start "$PG_DIR" "$PG_PORT" 2>/tmp/parley-test-pg-$$.err); then
+    trap 'scripts/pg-throwaway.sh stop "$PG_DIR"' EXIT
+    export PARLEY_TEST_POSTGRES_URL
+    PARLEY_TEST_POSTGRES_URL=$(sed -n 's/^PARLEY_PG_URL=//p' <<<"$PG_ENV")
+    echo "==> started a throwaway PostgreSQL at $PARLEY_TEST_POSTGRES_URL"
+  else
+    cat "/tmp/parley-test-pg-$$.err" >&2
+    if [[ "${CI:-}" == "true" ]]; then
+      echo "FAILED: CI=true but no PostgreSQL could be started for the PostgreSQL tests" >&2
+      exit 1
+    fi
+    echo "*** WARNING: no PostgreSQL available: the PostgreSQL tests will be SKIPPED ***" >&2
+  fi
+  rm -f "/tmp/parley-test-pg-$$.err"
+fi
+
+echo "==> cargo test (SQLite and in-memory; storage contract on PostgreSQL too)"
 cargo test --workspace --locked
+
+if [[ -n "${PARLEY_TEST_POSTGRES_URL:-}" ]]; then
+  echo "==> cargo test: the HTTP integration tests with the server on PostgreSQL"
+  PARLEY_TEST_BACKEND=postgres cargo test --locked -p parley_server --tests
+fi
 
 echo "==> all checks passed"

@@ -14,7 +14,10 @@ use parley_domain::{
     MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
 use parley_http::{AppState, Authenticator, RateLimit};
+#[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
+#[cfg(feature = "postgres")]
+use parley_store_diesel::{PgOptions, PgStore};
 use parley_store_memory::{MemoryCursorStore, MemoryStore};
 
 pub use settings::{Settings, Storage};
@@ -48,6 +51,34 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
                 apps: store,
             })
         }
+        #[cfg(not(feature = "sqlite"))]
+        Storage::Sqlite(_) => anyhow::bail!(
+            "database.url names SQLite, but this build has no SQLite backend; \
+             build with `--features sqlite` (it is on by default)"
+        ),
+        #[cfg(not(feature = "postgres"))]
+        Storage::Postgres(_) => anyhow::bail!(
+            "database.url names PostgreSQL, but this build has no PostgreSQL backend; \
+             build with `--features postgres` (it is on by default)"
+        ),
+        #[cfg(feature = "postgres")]
+        Storage::Postgres(url) => {
+            let mut options = PgOptions::new(url);
+            options.pool_size = settings.database.pool_size;
+            options.connection_timeout =
+                Duration::from_secs(settings.database.connection_timeout_secs);
+            let store = tokio::task::spawn_blocking(move || PgStore::open_postgres(&options))
+                .await
+                .context("opening the database panicked")??;
+            let store = Arc::new(store);
+            Ok(Ports {
+                conversations: store.clone(),
+                messages: store.clone(),
+                users: store.clone(),
+                apps: store,
+            })
+        }
+        #[cfg(feature = "sqlite")]
         Storage::Sqlite(path) => {
             let mut options = SqliteOptions::new(path);
             options.pool_size = settings.database.pool_size;

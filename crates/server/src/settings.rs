@@ -72,10 +72,13 @@ impl std::fmt::Debug for AppSettings {
 pub enum Storage {
     Memory,
     Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) URL, as libpq takes it.
+    Postgres(String),
 }
 
 impl Storage {
-    /// Parses `memory://` or `sqlite://PATH` (`sqlite:///abs/path` for an absolute path).
+    /// Parses `memory://`, `sqlite://PATH` (`sqlite:///abs/path` for an absolute path) or
+    /// `postgres://...`.
     ///
     /// # Errors
     /// When the scheme is unknown or the path is empty.
@@ -89,9 +92,12 @@ impl Storage {
             }
             return Ok(Storage::Sqlite(PathBuf::from(path)));
         }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Storage::Postgres(url.to_owned()));
+        }
         let scheme = url.split("://").next().unwrap_or(url);
         bail!(
-            "database.url `{url}`: unsupported scheme `{scheme}`; this build supports sqlite://PATH and memory://"
+            "database.url `{url}`: unsupported scheme `{scheme}`; this build supports sqlite://PATH, postgres://... and memory://"
         )
     }
 
@@ -99,6 +105,9 @@ impl Storage {
         match self {
             Storage::Memory => "in-memory (nothing is kept after exit)".into(),
             Storage::Sqlite(path) => format!("SQLite at {}", path.display()),
+            Storage::Postgres(url) => {
+                format!("PostgreSQL at {}", parley_store_diesel::redacted(url))
+            }
         }
     }
 }
@@ -132,6 +141,7 @@ impl Settings {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.storage()?;
+        #[cfg(feature = "sqlite")]
         self.synchronous()?;
         for (app, cfg) in &self.apps {
             parley_domain::AppId::new(app.as_str())
@@ -151,6 +161,7 @@ impl Settings {
 
     /// # Errors
     /// When `database.sqlite_synchronous` is neither `full` nor `normal`.
+    #[cfg(feature = "sqlite")]
     pub fn synchronous(&self) -> anyhow::Result<parley_store_diesel::Synchronous> {
         match self
             .database
@@ -197,5 +208,19 @@ mod tests {
         let err = Storage::parse("mysql://x").unwrap_err().to_string();
         assert!(err.contains("unsupported scheme `mysql`"), "{err}");
         assert!(Storage::parse("sqlite://").is_err());
+        assert_eq!(
+            Storage::parse("postgres://u:p@db/parley").unwrap(),
+            Storage::Postgres("postgres://u:p@db/parley".into())
+        );
+        assert!(matches!(
+            Storage::parse("postgresql://db/parley").unwrap(),
+            Storage::Postgres(_)
+        ));
+        assert_eq!(
+            Storage::parse("postgres://u:secret@db/parley")
+                .unwrap()
+                .describe(),
+            "PostgreSQL at postgres://u:***@db/parley"
+        );
     }
 }

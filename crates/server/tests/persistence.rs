@@ -31,10 +31,7 @@ fn data_survives_a_restart_on_the_same_file() {
 
 fn db_env(db: &std::path::Path) -> Vec<(&'static str, String)> {
     vec![
-        (
-            "PARLEY__DATABASE__URL",
-            format!("sqlite://{}", db.display()),
-        ),
+        ("PARLEY__DATABASE__URL", common::database_url(db)),
         ("PARLEY__APPS__TESTAPP__SECRET_KEY", KEY.to_string()),
     ]
 }

@@ -31,13 +31,27 @@ impl From<DbError> for RepositoryError {
             DbError::Diesel(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {
                 RepositoryError::Conflict
             }
+            // PostgreSQL chose this transaction as a deadlock victim or could not serialize it:
+            // nothing was written, and the services retry a conflict from a fresh read.
             DbError::Diesel(DieselError::DatabaseError(kind, info))
-                if matches!(kind, DatabaseErrorKind::ClosedConnection)
-                    || is_busy(info.message()) =>
+                if matches!(kind, DatabaseErrorKind::SerializationFailure)
+                    || info.message().contains("deadlock detected") =>
+            {
+                RepositoryError::Conflict
+            }
+            DbError::Diesel(DieselError::DatabaseError(kind, info))
+                if matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || is_busy(info.message()) =>
             {
                 RepositoryError::Unavailable(info.message().to_string())
             }
             DbError::Pool(e) => RepositoryError::Unavailable(e.to_string()),
+            // A connection that broke inside a transaction (the database went away).
+            DbError::Diesel(DieselError::BrokenTransactionManager) => {
+                RepositoryError::Unavailable("the database connection broke".into())
+            }
             other => RepositoryError::Other(other.to_string()),
         }
     }

@@ -1,4 +1,4 @@
-//! Seeds a SQLite database with conversations through the storage layer, in batches: three
+//! Seeds a SQLite or PostgreSQL database with conversations through the storage layer, in batches: three
 //! participants each, a last message on 90% of them, spread over a year. Prints how long it took
 //! and the ID of the conversation 10,000 deep in the default order (for a deep-page benchmark).
 
@@ -12,13 +12,16 @@ use parley_bench::{conversation_id, participants_of};
 use parley_domain::{
     AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Participant, User, UserId,
 };
-use parley_store_diesel::{DieselStore, SqliteOptions, Synchronous};
+use parley_store_diesel::{DieselStore, PgOptions, PgStore, SqliteOptions, Synchronous};
 
 #[derive(Parser)]
 struct Args {
     /// The SQLite file to create (it must not exist yet).
+    #[arg(long, conflicts_with = "url", required_unless_present = "url")]
+    db: Option<PathBuf>,
+    /// Or a PostgreSQL database (`postgres://...`; its schema must be empty).
     #[arg(long)]
-    db: PathBuf,
+    url: Option<String>,
     /// How many conversations.
     #[arg(long, default_value_t = 1_000_000)]
     conversations: u64,
@@ -80,16 +83,58 @@ fn conversation(i: u64, now: i64) -> anyhow::Result<(Conversation, i64)> {
     Ok((c, activity))
 }
 
+/// Where the seed goes.
+enum Target {
+    Sqlite(DieselStore),
+    Postgres(PgStore),
+}
+
+impl Target {
+    fn open(args: &Args) -> anyhow::Result<Self> {
+        if let Some(url) = &args.url {
+            let store = PgStore::open_postgres(&PgOptions::new(url.as_str()))
+                .context("open the database")?;
+            return Ok(Self::Postgres(store));
+        }
+        let db = args.db.as_ref().context("--db or --url")?;
+        anyhow::ensure!(!db.exists(), "{} exists already", db.display());
+        let mut options = SqliteOptions::new(db);
+        options.synchronous = Synchronous::Normal;
+        options.pool_size = 1;
+        // The index pages of a million conversations (about 2 GB) stay cached: inserts into the
+        // indexes keyed by activity, user and message ID do not wait on page reads.
+        options.cache_mib = 4096;
+        Ok(Self::Sqlite(
+            DieselStore::open_sqlite(&options).context("open the database")?,
+        ))
+    }
+
+    fn import_blocking(
+        &self,
+        app: &AppId,
+        batch: &[Conversation],
+    ) -> Result<(), parley_domain::RepositoryError> {
+        match self {
+            Self::Sqlite(store) => store.import_blocking(app, batch),
+            Self::Postgres(store) => store.import_blocking(app, batch),
+        }
+    }
+
+    fn import_users_blocking(
+        &self,
+        app: &AppId,
+        batch: &[User],
+    ) -> Result<(), parley_domain::RepositoryError> {
+        match self {
+            Self::Sqlite(store) => store.import_users_blocking(app, batch),
+            Self::Postgres(store) => store.import_users_blocking(app, batch),
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    anyhow::ensure!(!args.db.exists(), "{} exists already", args.db.display());
-    let mut options = SqliteOptions::new(&args.db);
-    options.synchronous = Synchronous::Normal;
-    options.pool_size = 1;
-    // The index pages of a million conversations (about 2 GB) stay cached: inserts into the
-    // indexes keyed by activity, user and message ID do not wait on page reads.
-    options.cache_mib = 4096;
-    let store = DieselStore::open_sqlite(&options).context("open the database")?;
+    let store = Target::open(&args)?;
     let app = AppId::new(args.app.as_str())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

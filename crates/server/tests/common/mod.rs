@@ -22,13 +22,34 @@ pub const KEY: &str = "sk_test_integration_key_1";
 pub const OTHER_APP: &str = "otherapp";
 pub const OTHER_KEY: &str = "sk_test_integration_key_2";
 
-/// Settings for a test server on a free port over the SQLite file `db`, with two apps.
+/// Whether this run tests the PostgreSQL backend (`PARLEY_TEST_BACKEND=postgres`, set by
+/// `scripts/test.sh` for its second pass) instead of SQLite.
+pub fn on_postgres() -> bool {
+    std::env::var("PARLEY_TEST_BACKEND").as_deref() == Ok("postgres")
+}
+
+/// The database of a test server whose SQLite file would be `db`: that file, or on PostgreSQL a
+/// schema of the test server named after the path, so that a restarted server finds its data.
+pub fn database_url(db: &Path) -> String {
+    if !on_postgres() {
+        return format!("sqlite://{}", db.display());
+    }
+    let server = parley_store_diesel::testing::server_url("the HTTP tests")
+        .expect("PARLEY_TEST_BACKEND=postgres needs PARLEY_TEST_POSTGRES_URL");
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    std::hash::Hash::hash(&db, &mut hasher);
+    let schema = format!("http_{:016x}", std::hash::Hasher::finish(&hasher));
+    parley_store_diesel::testing::schema_url(&server, &schema)
+}
+
+/// Settings for a test server on a free port over the database of `db` (see
+/// [`database_url`]), with two apps.
 pub fn settings(db: &Path) -> Settings {
     let mut s = Settings::load(None).expect("default settings");
     s.server.port = 0;
     s.server.workers = 2;
     s.server.shutdown_timeout_secs = 5;
-    s.database.url = format!("sqlite://{}", db.display());
+    s.database.url = database_url(db);
     s.apps = BTreeMap::from([
         (
             APP.to_string(),
@@ -289,13 +310,24 @@ impl Api {
     }
 }
 
-/// Stores whole conversations (with their last message) straight into the SQLite file `db`
-/// through the storage layer's bulk import, e.g. to set exact timestamps before a server starts.
+/// Stores whole conversations (with their last message) straight into the database of `db`
+/// (see [`database_url`]) through the storage layer's bulk import, e.g. to set exact timestamps
+/// before a server starts.
 pub fn seed(db: &Path, app: &str, conversations: &[parley_domain::Conversation]) {
+    let app = parley_domain::AppId::new(app).expect("app ID");
+    if on_postgres() {
+        let url = database_url(db);
+        let store =
+            parley_store_diesel::PgStore::open_postgres(&parley_store_diesel::PgOptions::new(url))
+                .expect("open the database to seed");
+        store
+            .import_blocking(&app, conversations)
+            .expect("seed conversations");
+        return;
+    }
     let store =
         parley_store_diesel::DieselStore::open_sqlite(&parley_store_diesel::SqliteOptions::new(db))
             .expect("open the database to seed");
-    let app = parley_domain::AppId::new(app).expect("app ID");
     store
         .import_blocking(&app, conversations)
         .expect("seed conversations");

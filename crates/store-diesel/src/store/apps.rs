@@ -4,11 +4,11 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use parley_domain::{AppId, AppRepository, Clock, RepositoryError, SecretKey, SystemClock};
 
+use super::Store;
 use crate::schema::apps;
-use crate::DieselStore;
 
 #[async_trait]
-impl AppRepository for DieselStore {
+impl AppRepository for Store {
     async fn get_or_create_key(
         &self,
         app: &AppId,
@@ -17,7 +17,7 @@ impl AppRepository for DieselStore {
         let (app, key) = (app.as_str().to_owned(), new_key.expose().to_owned());
         let created_at = SystemClock.now_ms();
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
                 diesel::insert_into(apps::table)
                     .values((
                         apps::id.eq(&app),

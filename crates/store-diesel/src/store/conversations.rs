@@ -3,24 +3,24 @@
 
 use std::collections::HashMap;
 
+use super::Db;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
-use diesel::sqlite::Sqlite;
 use parley_domain::{
     Access, AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository,
     Direction, OrderBy, Page, Participant, Position, RepositoryError, Standing, UserId, Versioned,
     Walk,
 };
 
+use super::messages::current_seq;
+use super::{DbConnection, Store};
 use crate::error::DbError;
-use crate::messages::current_seq;
 use crate::models::{
     encode_custom, encode_participant_rows, encode_welcome, ConversationRow, NewParticipantRow,
     ParticipantRow,
 };
 use crate::schema::{conversations, idempotency_keys, messages, participants, users};
-use crate::{DbConnection, DieselStore};
 
 /// Conversation rows (with their copies of the participants and the last message) as domain
 /// values, by ID.
@@ -62,7 +62,7 @@ macro_rules! any_of {
     ($table:ty, $column:expr, $values:expr) => {{
         let mut values = $values.into_iter();
         let first = values.next().expect("any_of needs at least one value");
-        let mut expr: Box<dyn BoxableExpression<$table, Sqlite, SqlType = Bool>> =
+        let mut expr: Box<dyn BoxableExpression<$table, Db, SqlType = Bool>> =
             Box::new($column.eq(first));
         for value in values {
             expr = Box::new(expr.or($column.eq(value)));
@@ -374,7 +374,7 @@ fn rank_page(
 }
 
 #[async_trait]
-impl ConversationRepository for DieselStore {
+impl ConversationRepository for Store {
     async fn find(
         &self,
         app: &AppId,
@@ -382,7 +382,7 @@ impl ConversationRepository for DieselStore {
     ) -> Result<Option<Versioned<Conversation>>, RepositoryError> {
         let (app, id) = (app.as_str().to_owned(), id.as_str().to_owned());
         // One read transaction: the row and its participants come from one snapshot.
-        self.run(move |conn| conn.transaction(|c| load_one(c, &app, &id)))
+        self.run(move |conn| super::read_tx(conn, |c| load_one(c, &app, &id)))
             .await
     }
 
@@ -393,7 +393,7 @@ impl ConversationRepository for DieselStore {
     ) -> Result<(), RepositoryError> {
         let (app, c) = (app.clone(), conversation.clone());
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
                 // A fresh random version per incarnation: an update that read a deleted
                 // conversation can never match a new one with the same ID.
                 diesel::insert_into(conversations::table)
@@ -413,7 +413,7 @@ impl ConversationRepository for DieselStore {
     ) -> Result<(), RepositoryError> {
         let (app, before, after) = (app.clone(), before.clone(), after.clone());
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
                 let target = conversations::table
                     .find((app.as_str(), before.value.id.as_str()))
                     .filter(conversations::version.eq(before.version));
@@ -476,7 +476,8 @@ impl ConversationRepository for DieselStore {
     async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError> {
         let (app, id) = (app.as_str().to_owned(), id.as_str().to_owned());
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
+                super::lock_conversation(tx, &app, &id)?;
                 // Explicit, so that correctness does not hinge on the foreign-key pragma.
                 diesel::delete(
                     idempotency_keys::table
@@ -528,7 +529,7 @@ impl ConversationRepository for DieselStore {
     }
 
     async fn snapshot(&self) -> Result<i64, RepositoryError> {
-        self.run(crate::messages::current_seq).await
+        self.run(super::messages::current_seq).await
     }
 
     async fn standing(
@@ -564,7 +565,7 @@ impl ConversationRepository for DieselStore {
         let (app, query, walk) = (app.as_str().to_owned(), query.clone(), walk.clone());
         self.run(move |conn| {
             // One read transaction: the member check, the snapshot and the page agree.
-            conn.transaction(|c| {
+            super::read_tx(&mut *conn, |c| {
                 if let Some(user) = &query.member {
                     let known: Option<String> = users::table
                         .find((app.as_str(), user.as_str()))

@@ -4,17 +4,17 @@
 use diesel::prelude::*;
 use parley_domain::{AppId, Conversation, RepositoryError, User};
 
+use super::messages::next_seq;
+use super::users::UserRow;
+use super::Store;
 use crate::error::DbError;
-use crate::messages::next_seq;
 use crate::models::{ConversationRow, MessageRow, NewMessageRow, NewParticipantRow};
 use crate::schema::{conversations, messages, participants, users};
-use crate::users::UserRow;
-use crate::DieselStore;
 
 /// Rows per multi-row INSERT, well below SQLite's limit on bound variables.
 const CHUNK: usize = 500;
 
-impl DieselStore {
+impl Store {
     /// Stores new conversations with their participants and, where set, their last message, in
     /// one transaction. Blocking: call it from a plain thread or `spawn_blocking`.
     ///
@@ -27,7 +27,7 @@ impl DieselStore {
     ) -> Result<(), RepositoryError> {
         let _turn = self.writer.blocking_lock();
         let mut conn = self.pool.get().map_err(DbError::Pool)?;
-        conn.immediate_transaction(|tx| {
+        super::write_tx(&mut conn, |tx| {
             let with_message = batch.iter().filter(|c| c.last_message.is_some()).count();
             let mut next_seq = next_seq(tx, i64::try_from(with_message).unwrap_or(i64::MAX))? - 1;
             let mut conversation_rows = Vec::with_capacity(batch.len());
@@ -93,7 +93,7 @@ impl DieselStore {
     ) -> Result<(), RepositoryError> {
         let _turn = self.writer.blocking_lock();
         let mut conn = self.pool.get().map_err(DbError::Pool)?;
-        conn.immediate_transaction(|tx| {
+        super::write_tx(&mut conn, |tx| {
             let rows: Vec<UserRow> = batch
                 .iter()
                 .map(|u| UserRow::new(app, u, crate::fresh_version()))

@@ -8,10 +8,10 @@ use parley_domain::{
     RepositoryError, UserId, Versioned,
 };
 
+use super::{DbConnection, Store};
 use crate::error::DbError;
 use crate::models::{encode_custom, MessageRow, NewMessageRow};
 use crate::schema::{conversations, counters, idempotency_keys, messages, participants};
-use crate::{DbConnection, DieselStore};
 
 fn corrupt(e: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(e.to_string())
@@ -80,6 +80,7 @@ fn insert_all(
     idempotent_since: i64,
 ) -> Result<Option<Vec<MessageId>>, DbError> {
     let (app_s, conv_s) = (app.as_str(), conversation.as_str());
+    super::lock_conversation(tx, app_s, conv_s)?;
     let found: Option<(Option<i64>, i64)> = conversations::table
         .find((app_s, conv_s))
         .select((
@@ -183,16 +184,16 @@ fn insert_all(
             ))
             .execute(tx)?;
     }
-    crate::conversations::sync_participants(tx, app_s, conv_s)?;
+    super::conversations::sync_participants(tx, app_s, conv_s)?;
     if records.iter().any(|r| r.message.sender.is_some()) {
         // The senders' readUntil moved.
-        crate::conversations::copy_participants(tx, app_s, conv_s)?;
+        super::conversations::copy_participants(tx, app_s, conv_s)?;
     }
     Ok(Some(ids))
 }
 
 #[async_trait]
-impl MessageRepository for DieselStore {
+impl MessageRepository for Store {
     async fn insert_messages(
         &self,
         app: &AppId,
@@ -202,7 +203,7 @@ impl MessageRepository for DieselStore {
     ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
         let (app, conversation, records) = (app.clone(), conversation.clone(), records.to_vec());
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
                 insert_all(tx, &app, &conversation, &records, idempotent_since)
             })
         })
@@ -248,7 +249,7 @@ impl MessageRepository for DieselStore {
         let (app, conversation) = (app.as_str().to_owned(), conversation.as_str().to_owned());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.run(move |conn| {
-            conn.transaction(|tx| {
+            super::read_tx(&mut *conn, |tx| {
                 let mut q = messages::table
                     .filter(messages::app_id.eq(&app))
                     .filter(messages::conversation_id.eq(&conversation))
@@ -290,7 +291,8 @@ impl MessageRepository for DieselStore {
     ) -> Result<(), RepositoryError> {
         let (app, version, after) = (app.as_str().to_owned(), before.version, after.clone());
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
+                super::lock_conversation(tx, &app, after.conversation_id.as_str())?;
                 let updated: Option<i64> = diesel::update(
                     messages::table
                         .filter(messages::app_id.eq(&app))
@@ -345,7 +347,7 @@ impl MessageRepository for DieselStore {
             // (conversation, created_at) index, with the same cached statement. (A single query
             // with an OR per conversation becomes a multi-index OR, which visits every matching
             // message row in the table as well.)
-            conn.transaction(|c| {
+            super::read_tx(&mut *conn, |c| {
                 items
                     .iter()
                     .map(|(conversation, read_until)| {
@@ -381,7 +383,8 @@ impl MessageRepository for DieselStore {
             id.as_str().to_owned(),
         );
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
+                super::lock_conversation(tx, &app, &conversation)?;
                 // A tombstone keeps the conversation's place in running listing walks; the
                 // content is gone.
                 let this = messages::table
@@ -412,7 +415,7 @@ impl MessageRepository for DieselStore {
                     .set(conversations::activity_seq.eq(Some(seq)))
                     .execute(tx)?;
                 refresh_last_message(tx, &app, &conversation)?;
-                crate::conversations::sync_participants(tx, &app, &conversation)?;
+                super::conversations::sync_participants(tx, &app, &conversation)?;
                 Ok(true)
             })
         })

@@ -4,10 +4,10 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use parley_domain::{AppId, RepositoryError, User, UserId, UserRepository, UserWrite, Versioned};
 
+use super::Store;
 use crate::error::DbError;
 use crate::models::encode_custom;
 use crate::schema::users;
-use crate::DieselStore;
 
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -83,7 +83,7 @@ impl UserRow {
 }
 
 #[async_trait]
-impl UserRepository for DieselStore {
+impl UserRepository for Store {
     async fn find_user(
         &self,
         app: &AppId,
@@ -102,9 +102,11 @@ impl UserRepository for DieselStore {
     }
 
     async fn save_users(&self, app: &AppId, writes: &[UserWrite]) -> Result<(), RepositoryError> {
-        let (app, writes) = (app.clone(), writes.to_vec());
+        let (app, mut writes) = (app.clone(), writes.to_vec());
+        // One lock order for every batch, so that concurrent batches never deadlock.
+        writes.sort_by(|a, b| a.user.id.as_str().cmp(b.user.id.as_str()));
         self.run_write(move |conn| {
-            conn.immediate_transaction(|tx| {
+            super::write_tx(&mut *conn, |tx| {
                 for write in &writes {
                     match write.expected_version {
                         None => {

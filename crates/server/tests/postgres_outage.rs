@@ -1,0 +1,136 @@
+//! PostgreSQL going away: start-up fails with a clear message when the database is unreachable;
+//! while running, requests get 503 with the JSON error body, and the server recovers by itself
+//! when the database is back. The outage test runs its own throwaway cluster
+//! (`scripts/pg-throwaway.sh`), so that stopping it does not disturb other tests.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{on_postgres, settings, Api, TestServer, APP, KEY};
+use parley_store_diesel::testing;
+use serde_json::json;
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-throwaway.sh")
+}
+
+fn cluster(args: &[&str]) -> String {
+    // Durable settings: the outage is an immediate shutdown, and what was acknowledged before
+    // it must be there after it.
+    let out = Command::new("bash")
+        .arg(script())
+        .args(args)
+        .env("PG_DURABLE", "1")
+        .output()
+        .expect("run pg-throwaway.sh");
+    assert!(
+        out.status.success(),
+        "pg-throwaway.sh {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Stops and deletes the cluster when the test ends, however it ends.
+struct Cluster(String);
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(script())
+            .args(["stop", &self.0])
+            .output();
+    }
+}
+
+#[test]
+fn start_up_fails_with_a_clear_message_when_postgres_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 1.
+    let out = Command::new(env!("CARGO_BIN_EXE_parley"))
+        .current_dir(dir.path())
+        .env("PARLEY__SERVER__PORT", "0")
+        .env(
+            "PARLEY__DATABASE__URL",
+            "postgres://parley:topsecret@127.0.0.1:1/parley",
+        )
+        .env("PARLEY__DATABASE__CONNECTION_TIMEOUT_SECS", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("cannot open database postgres://parley:***@127.0.0.1:1/parley"),
+        "names the database: {stderr}"
+    );
+    assert!(
+        !stderr.contains("topsecret"),
+        "never the password: {stderr}"
+    );
+}
+
+#[test]
+fn an_outage_gives_503_and_the_server_recovers_by_itself() {
+    if testing::server_url("the PostgreSQL outage test").is_none() {
+        return;
+    }
+    if on_postgres() {
+        eprintln!("(the PostgreSQL outage test runs in the first pass, not again here)");
+        return;
+    }
+    let dir = format!(
+        "/tmp/parley-outage-{}-{}",
+        std::process::id(),
+        rand::random::<u32>()
+    );
+    let port = 20000 + rand::random::<u16>() % 20000;
+    let env = cluster(&["start", &dir, &port.to_string()]);
+    let _cluster = Cluster(dir.clone());
+    let url = env
+        .lines()
+        .find_map(|l| l.strip_prefix("PARLEY_PG_URL="))
+        .expect("cluster URL")
+        .to_string();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let mut s = settings(&tmp.path().join("unused.db"));
+    s.database.url = url;
+    s.database.connection_timeout_secs = 1;
+    let server = TestServer::start(s);
+    let api = Api::new(&server.base, APP, KEY);
+    api.put("/conversations/c1", &json!({"subject": "before"}))
+        .ok_empty();
+
+    cluster(&["halt", &dir]);
+    let resp = api.get("/conversations/c1");
+    assert_eq!(resp.status, 503, "{}", resp.text);
+    let body = resp.json();
+    assert_eq!(body["errorCode"], "SERVICE_UNAVAILABLE", "{body}");
+    assert!(body["message"].is_string(), "{body}");
+    let resp = api.put("/conversations/c1", &json!({"subject": "during"}));
+    assert_eq!(resp.status, 503, "{}", resp.text);
+
+    cluster(&["resume", &dir]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let resp = api.get("/conversations/c1");
+        if resp.status == 200 {
+            assert_eq!(
+                resp.json()["subject"],
+                "before",
+                "the refused PUT changed nothing"
+            );
+            break;
+        }
+        assert_eq!(resp.status, 503, "{}", resp.text);
+        assert!(Instant::now() < deadline, "the server did not recover");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    api.put("/conversations/c1", &json!({"subject": "after"}))
+        .ok_empty();
+    assert_eq!(api.fetch("/conversations/c1")["subject"], "after");
+}

@@ -1,0 +1,146 @@
+//! The PostgreSQL backend: several Parley servers over one database.
+//!
+//! The queries live in `store/` and are compiled once per backend; this module gives them their
+//! connection type and what differs. Writers run concurrently: each write transaction first
+//! locks the conversation row it changes (see `lock_conversation`), and message sends take the
+//! activity counter's row lock, which orders them by commit.
+
+use std::time::Duration;
+
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, Pool};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{DbError, OpenError};
+use crate::schema::conversations as conversation_rows;
+
+/// The connection type of this backend.
+pub type DbConnection = diesel::PgConnection;
+pub(crate) type Db = diesel::pg::Pg;
+/// PostgreSQL takes concurrent writers; row locks order them.
+pub(crate) const ONE_WRITER: bool = false;
+
+// Both backend modules include the same query files on purpose: one code base, compiled once per
+// backend with that backend's connection type.
+#[allow(clippy::duplicate_mod)]
+#[path = "store/apps.rs"]
+mod apps;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/base.rs"]
+mod base;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/conversations.rs"]
+mod conversations;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/import.rs"]
+mod import;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/messages.rs"]
+mod messages;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/users.rs"]
+mod users;
+
+pub use base::Store;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// Key of the session advisory lock held while migrating, so that servers starting together
+/// migrate one after the other (the others then find nothing pending).
+const MIGRATION_LOCK: i64 = 0x7061_726c_6579; // "parley"
+
+/// A write transaction (READ COMMITTED; the statements lock what they change).
+pub(crate) fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    conn.transaction(f)
+}
+
+/// A read transaction that sees one snapshot (REPEATABLE READ, read only): the activity
+/// counter, a page and its conversations agree, as on SQLite.
+pub(crate) fn read_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(f)
+}
+
+/// Locks the conversation's row for the rest of the write transaction. Every write transaction
+/// that touches a conversation, its participants or its messages takes this lock first, so
+/// that concurrent writers of one conversation queue instead of deadlocking, and so that what
+/// the transaction reads of the conversation stays current.
+pub(crate) fn lock_conversation(
+    conn: &mut DbConnection,
+    app: &str,
+    conversation: &str,
+) -> Result<(), DbError> {
+    conversation_rows::table
+        .find((app, conversation))
+        .select(conversation_rows::version)
+        .for_update()
+        .first::<i64>(conn)
+        .optional()?;
+    Ok(())
+}
+
+/// How to connect to a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// `postgres://user:password@host:port/database?...` (libpq's URL form).
+    pub url: String,
+    pub pool_size: u32,
+    /// How long to wait for a connection (at start-up, and for each request) before giving up.
+    pub connection_timeout: Duration,
+}
+
+impl PgOptions {
+    /// Defaults for `url`: a pool of 8, 5 s timeout.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 8,
+            connection_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Store {
+    /// Connects to the PostgreSQL database at `options.url` and runs the embedded migrations
+    /// under an advisory lock.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the database cannot be reached within the connection timeout, or a
+    /// migration fails.
+    pub fn open_postgres(options: &PgOptions) -> Result<Self, OpenError> {
+        let name = crate::redacted(&options.url);
+        let connect = |e: &dyn std::fmt::Display| OpenError::Connect(name.clone(), e.to_string());
+        let manager = ConnectionManager::<DbConnection>::new(options.url.clone());
+        let pool = Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(options.connection_timeout)
+            // A connection may have died with the server; check before handing it out, so that
+            // the pool recovers by itself when the database is back.
+            .test_on_check_out(true)
+            .build(manager)
+            .map_err(|e| connect(&e))?;
+        let mut conn = pool.get().map_err(|e| connect(&e))?;
+        diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+            .execute(&mut conn)
+            .map_err(|e| connect(&e))?;
+        let migrated = conn
+            .run_pending_migrations(MIGRATIONS)
+            .map(|_| ())
+            .map_err(|e| OpenError::Migrate(e.to_string()));
+        let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+            .execute(&mut conn)
+            .map_err(|e| connect(&e));
+        migrated?;
+        unlocked?;
+        Ok(Self::from_pool(pool, options.connection_timeout))
+    }
+}

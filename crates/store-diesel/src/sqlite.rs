@@ -1,0 +1,176 @@
+//! The SQLite backend: one file, WAL, one writer at a time.
+//!
+//! The queries live in `store/` and are compiled once per backend; this module gives them their
+//! connection type and what differs: how a write transaction starts and how the database opens.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::{DbError, OpenError};
+
+/// The connection type of this backend.
+pub type DbConnection = diesel::SqliteConnection;
+pub(crate) type Db = diesel::sqlite::Sqlite;
+/// SQLite has one writer at a time: writers of a process queue in the process.
+pub(crate) const ONE_WRITER: bool = true;
+
+// Both backend modules include the same query files on purpose: one code base, compiled once per
+// backend with that backend's connection type.
+#[allow(clippy::duplicate_mod)]
+#[path = "store/apps.rs"]
+mod apps;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/base.rs"]
+mod base;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/conversations.rs"]
+mod conversations;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/import.rs"]
+mod import;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/messages.rs"]
+mod messages;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/users.rs"]
+mod users;
+
+pub use base::Store;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// A write transaction: `BEGIN IMMEDIATE`, so that it holds the write lock from its first read.
+pub(crate) fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    conn.immediate_transaction(f)
+}
+
+/// A read transaction: SQLite's reads in one transaction see one snapshot of the database.
+pub(crate) fn read_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    conn.transaction(f)
+}
+
+/// Nothing to do: a SQLite write transaction holds the database's write lock from its start.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn lock_conversation(
+    _conn: &mut DbConnection,
+    _app: &str,
+    _conversation: &str,
+) -> Result<(), DbError> {
+    Ok(())
+}
+
+/// How durable a SQLite commit is before it is acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Synchronous {
+    /// Every commit is fsynced: survives power loss and OS crashes.
+    Full,
+    /// Survives a crash of the process, but a power loss may drop the last commits.
+    Normal,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Full => "FULL",
+            Synchronous::Normal => "NORMAL",
+        }
+    }
+}
+
+/// How to open a SQLite database.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub path: PathBuf,
+    pub pool_size: u32,
+    pub connection_timeout: Duration,
+    pub busy_timeout: Duration,
+    pub synchronous: Synchronous,
+    /// SQLite's page cache per connection, in MiB.
+    pub cache_mib: u32,
+}
+
+impl SqliteOptions {
+    /// Defaults for `path`: a pool of 8, 5 s timeouts, fully synchronous commits.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            pool_size: 8,
+            connection_timeout: Duration::from_secs(5),
+            busy_timeout: Duration::from_secs(5),
+            synchronous: Synchronous::Full,
+            cache_mib: 8,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SqlitePragmas {
+    busy_timeout_ms: u128,
+    synchronous: Synchronous,
+    cache_kib: u64,
+}
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; PRAGMA synchronous = {}; \
+             PRAGMA cache_size = -{};",
+            self.busy_timeout_ms,
+            self.synchronous.pragma(),
+            self.cache_kib
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the SQLite database at `options.path`, switches it to WAL and
+    /// runs the embedded migrations.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the file cannot be created or opened, or a migration fails.
+    pub fn open_sqlite(options: &SqliteOptions) -> Result<Self, OpenError> {
+        let name = options.path.display().to_string();
+        let connect = |e: &dyn std::fmt::Display| OpenError::Connect(name.clone(), e.to_string());
+        create_parent_dir(&options.path).map_err(|e| connect(&e))?;
+        let url = options.path.to_string_lossy().into_owned();
+        let manager = ConnectionManager::<DbConnection>::new(url);
+        let pool = Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .connection_timeout(options.connection_timeout)
+            // A dead SQLite connection is not a thing; checking costs a query per request.
+            .test_on_check_out(false)
+            .connection_customizer(Box::new(SqlitePragmas {
+                busy_timeout_ms: options.busy_timeout.as_millis(),
+                synchronous: options.synchronous,
+                cache_kib: u64::from(options.cache_mib.max(1)) * 1024,
+            }))
+            .build(manager)
+            .map_err(|e| connect(&e))?;
+        let mut conn = pool.get().map_err(|e| connect(&e))?;
+        // WAL is a property of the file: set once, readers then never block the writer.
+        conn.batch_execute("PRAGMA journal_mode = WAL;")
+            .map_err(|e| connect(&e))?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        Ok(Self::from_pool(pool, options.busy_timeout))
+    }
+}
+
+fn create_parent_dir(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => std::fs::create_dir_all(parent),
+        _ => Ok(()),
+    }
+}
