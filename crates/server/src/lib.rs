@@ -10,8 +10,8 @@ use std::time::Duration;
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use parley_domain::{
-    AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, MessageRepository,
-    MessageService, SecretKey, SystemClock, UserRepository, UserService,
+    AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
+    MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
 use parley_http::{AppState, Authenticator, RateLimit};
 #[cfg(feature = "sqlite")]
@@ -38,6 +38,9 @@ struct Ports {
     messages: Arc<dyn MessageRepository>,
     users: Arc<dyn UserRepository>,
     apps: Arc<dyn AppRepository>,
+    /// Where served pages of conversation lists ended: in this process, or (PostgreSQL) in the
+    /// database, shared by every server on it.
+    cursors: Arc<dyn CursorStore>,
 }
 
 async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
@@ -49,6 +52,7 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
                 messages: store.clone(),
                 users: store.clone(),
                 apps: store,
+                cursors: Arc::new(MemoryCursorStore::default()),
             })
         }
         #[cfg(not(feature = "sqlite"))]
@@ -75,7 +79,8 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
                 conversations: store.clone(),
                 messages: store.clone(),
                 users: store.clone(),
-                apps: store,
+                apps: store.clone(),
+                cursors: store,
             })
         }
         #[cfg(feature = "sqlite")]
@@ -97,6 +102,7 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
                 messages: store.clone(),
                 users: store.clone(),
                 apps: store,
+                cursors: Arc::new(MemoryCursorStore::default()),
             })
         }
     }
@@ -136,7 +142,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let clock = Arc::new(SystemClock);
     let conversations = ConversationService::new(
         ports.conversations.clone(),
-        Arc::new(MemoryCursorStore::default()),
+        ports.cursors,
         clock.clone(),
         settings.limits(),
     );

@@ -141,3 +141,76 @@ fn two_servers_over_one_postgres_lose_and_duplicate_nothing() {
     b.kill_9();
     testing::drop_schema(&server, &schema);
 }
+
+/// A client pages through the conversation list, each page from the other server, while the
+/// conversation its cursor names receives a message: every conversation still comes exactly
+/// once, because page ends are remembered in the database, not in the server that served them.
+#[test]
+fn a_list_walk_continues_across_servers() {
+    let Some(server) = testing::server_url("the cross-server list walk") else {
+        return;
+    };
+    if on_postgres() {
+        eprintln!("(the cross-server list walk runs in the first pass, not again here)");
+        return;
+    }
+    let schema = format!("walk_{}_{}", std::process::id(), rand::random::<u32>());
+    let url = testing::schema_url(&server, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("PARLEY__DATABASE__URL", url),
+        ("PARLEY__APPS__TESTAPP__SECRET_KEY", KEY.to_string()),
+    ];
+    let a = Process::start(&[], &env, dir.path());
+    let b = Process::start(&[], &env, dir.path());
+    let servers = [Api::new(&a.base, APP, KEY), Api::new(&b.base, APP, KEY)];
+    let send = |api: &Api, conversation: &str| {
+        let resp = api.post(
+            &format!("/conversations/{conversation}/messages"),
+            &json!([{"text": "hi", "type": "UserMessage", "sender": "u"}]),
+        );
+        assert_eq!(resp.status, 200, "POST: {}", resp.text);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    for i in 0..6 {
+        let conversation = format!("walk-{i}");
+        servers[0]
+            .put(
+                &format!("/conversations/{conversation}"),
+                &json!({"participants": ["u"]}),
+            )
+            .ok_empty();
+        send(&servers[0], &conversation);
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    for page in 0..10 {
+        let api = &servers[page % 2];
+        let path = match &after {
+            None => "/conversations?limit=2".to_string(),
+            Some(id) => format!("/conversations?limit=2&startingAfter={id}"),
+        };
+        let ids: Vec<String> = api.fetch(&path)["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["id"].as_str().unwrap().to_string())
+            .collect();
+        if ids.is_empty() {
+            break;
+        }
+        let last = ids.last().unwrap().clone();
+        seen.extend(ids);
+        // The cursor conversation moves to the top of the list before the next page.
+        send(&servers[(page + 1) % 2], &last);
+        after = Some(last);
+    }
+    assert_eq!(
+        seen,
+        ["walk-5", "walk-4", "walk-3", "walk-2", "walk-1", "walk-0"],
+        "each conversation once, in the order of the walk's snapshot"
+    );
+    a.kill_9();
+    b.kill_9();
+    testing::drop_schema(&server, &schema);
+}

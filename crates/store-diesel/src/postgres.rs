@@ -13,6 +13,10 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{DbError, OpenError};
 use crate::schema::conversations as conversation_rows;
+use crate::schema::list_cursors;
+use async_trait::async_trait;
+use diesel::upsert::excluded;
+use parley_domain::{AppId, Clock, ConversationId, Cursor, CursorStore, SystemClock};
 
 /// The connection type of this backend.
 pub type DbConnection = diesel::PgConnection;
@@ -85,6 +89,88 @@ pub(crate) fn lock_conversation(
         .first::<i64>(conn)
         .optional()?;
     Ok(())
+}
+
+/// How long a remembered page end is used, as in the in-memory cursor store.
+const CURSOR_MAX_AGE_MS: i64 = 15 * 60 * 1000;
+
+/// Page ends in the database, shared by every server on it, so that a walk continues from its
+/// snapshot whichever server answers its next page. Failures only cost that guarantee (the walk
+/// then continues from its cursor conversation's current position), so they are logged, not
+/// returned.
+#[async_trait]
+impl CursorStore for Store {
+    async fn remember(&self, app: &AppId, list: &str, last: &ConversationId, cursor: Cursor) {
+        let (app, list, last) = (
+            app.as_str().to_owned(),
+            list.to_owned(),
+            last.as_str().to_owned(),
+        );
+        let now = SystemClock.now_ms();
+        let result = self
+            .run(move |conn| {
+                diesel::insert_into(list_cursors::table)
+                    .values((
+                        list_cursors::app_id.eq(&app),
+                        list_cursors::list_key.eq(&list),
+                        list_cursors::conversation_id.eq(&last),
+                        list_cursors::sort_key.eq(cursor.key),
+                        list_cursors::snapshot.eq(cursor.snapshot),
+                        list_cursors::remembered_at.eq(now),
+                    ))
+                    .on_conflict((
+                        list_cursors::app_id,
+                        list_cursors::list_key,
+                        list_cursors::conversation_id,
+                    ))
+                    .do_update()
+                    .set((
+                        list_cursors::sort_key.eq(excluded(list_cursors::sort_key)),
+                        list_cursors::snapshot.eq(excluded(list_cursors::snapshot)),
+                        list_cursors::remembered_at.eq(excluded(list_cursors::remembered_at)),
+                    ))
+                    .execute(conn)?;
+                // Now and then, forget the expired ones.
+                if rand::random::<u8>() == 0 {
+                    diesel::delete(
+                        list_cursors::table
+                            .filter(list_cursors::remembered_at.lt(now - CURSOR_MAX_AGE_MS)),
+                    )
+                    .execute(conn)?;
+                }
+                Ok(())
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not remember a page end");
+        }
+    }
+
+    async fn recall(&self, app: &AppId, list: &str, last: &ConversationId) -> Option<Cursor> {
+        let (app, list, last) = (
+            app.as_str().to_owned(),
+            list.to_owned(),
+            last.as_str().to_owned(),
+        );
+        let since = SystemClock.now_ms() - CURSOR_MAX_AGE_MS;
+        let found = self
+            .run(move |conn| {
+                Ok(list_cursors::table
+                    .find((&app, &list, &last))
+                    .filter(list_cursors::remembered_at.ge(since))
+                    .select((list_cursors::sort_key, list_cursors::snapshot))
+                    .first::<(i64, i64)>(conn)
+                    .optional()?)
+            })
+            .await;
+        match found {
+            Ok(found) => found.map(|(key, snapshot)| Cursor { key, snapshot }),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not recall a page end");
+                None
+            }
+        }
+    }
 }
 
 /// How to connect to a PostgreSQL database.

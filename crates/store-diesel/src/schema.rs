@@ -98,6 +98,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// PostgreSQL only: remembered page ends of conversation lists.
+    list_cursors (app_id, list_key, conversation_id) {
+        app_id -> Text,
+        list_key -> Text,
+        conversation_id -> Text,
+        sort_key -> BigInt,
+        snapshot -> BigInt,
+        remembered_at -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     apps,
     conversations,

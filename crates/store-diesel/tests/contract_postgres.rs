@@ -51,3 +51,40 @@ async fn stores() -> Option<Stores> {
 }
 
 parley_store_tests::contract_suite!(stores);
+
+/// Page ends remembered through one server are recalled through another on the same database,
+/// per app and list, and a later page end of the same conversation replaces the earlier one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_ends_are_shared_by_every_server_on_the_database() {
+    use parley_domain::{AppId, ConversationId, Cursor, CursorStore};
+
+    let Some(server) = testing::server_url("the PostgreSQL cursor store") else {
+        return;
+    };
+    let name = format!("cursors_{}_{}", std::process::id(), rand::random::<u32>());
+    let (one, other, _schema) = tokio::task::spawn_blocking(move || {
+        let url = testing::schema_url(&server, &name);
+        let open = || PgStore::open_postgres(&PgOptions::new(url.as_str())).expect("open postgres");
+        (open(), open(), Schema { server, name })
+    })
+    .await
+    .expect("open task");
+    let (app, c1) = (AppId::new("a").unwrap(), ConversationId::new("c1").unwrap());
+    let first = Cursor {
+        key: 500,
+        snapshot: 7,
+    };
+    one.remember(&app, "list", &c1, first).await;
+    assert_eq!(other.recall(&app, "list", &c1).await, Some(first));
+    assert_eq!(other.recall(&app, "another list", &c1).await, None);
+    assert_eq!(
+        other.recall(&AppId::new("b").unwrap(), "list", &c1).await,
+        None
+    );
+    let later = Cursor {
+        key: 900,
+        snapshot: 12,
+    };
+    other.remember(&app, "list", &c1, later).await;
+    assert_eq!(one.recall(&app, "list", &c1).await, Some(later));
+}

@@ -383,8 +383,7 @@ impl ConversationRepository for Store {
         let (app, id) = (app.as_str().to_owned(), id.as_str().to_owned());
         // One statement (the row carries its participants and last message): no transaction
         // needed, which on PostgreSQL saves two round trips.
-        self.run(move |conn| load_one(conn, &app, &id))
-            .await
+        self.run(move |conn| load_one(conn, &app, &id)).await
     }
 
     async fn insert(
