@@ -134,8 +134,7 @@ pub(crate) fn sync_participants(
     app: &str,
     conversation: &str,
 ) -> Result<(), DbError> {
-    type Columns = (i64, i64, Option<i64>, Option<i64>, Option<String>);
-    let row: Option<Columns> = conversations::table
+    let row: Option<CopiedColumns> = conversations::table
         .find((app, conversation))
         .select((
             conversations::created_at,
@@ -146,9 +145,24 @@ pub(crate) fn sync_participants(
         ))
         .first(conn)
         .optional()?;
-    let Some((created_at, last_activity, activity_seq, last_seq, last_sender)) = row else {
-        return Ok(());
-    };
+    match row {
+        Some(columns) => write_participant_copies(conn, app, conversation, columns),
+        None => Ok(()),
+    }
+}
+
+/// The conversation's sort and unread columns: created_at, last_activity, activity_seq,
+/// last_message_seq, last_message_sender.
+pub(crate) type CopiedColumns = (i64, i64, Option<i64>, Option<i64>, Option<String>);
+
+/// Writes these values of the conversation's columns into its participations (see
+/// [`sync_participants`]), for a writer that knows them already.
+pub(crate) fn write_participant_copies(
+    conn: &mut DbConnection,
+    app: &str,
+    conversation: &str,
+    (created_at, last_activity, activity_seq, last_seq, last_sender): CopiedColumns,
+) -> Result<(), DbError> {
     diesel::update(
         participants::table
             .filter(participants::app_id.eq(app))

@@ -81,15 +81,16 @@ fn insert_all(
 ) -> Result<Option<Vec<MessageId>>, DbError> {
     let (app_s, conv_s) = (app.as_str(), conversation.as_str());
     super::lock_conversation(tx, app_s, conv_s)?;
-    let found: Option<(Option<i64>, i64)> = conversations::table
+    let found: Option<(Option<i64>, i64, i64)> = conversations::table
         .find((app_s, conv_s))
         .select((
             conversations::last_message_seq,
             conversations::last_activity,
+            conversations::created_at,
         ))
         .first(tx)
         .optional()?;
-    let Some((last_seq, last_activity)) = found else {
+    let Some((last_seq, last_activity, created_at)) = found else {
         return Ok(None);
     };
     // Times never decrease in storage order, also when writers' clocks or commits interleave.
@@ -99,7 +100,7 @@ fn insert_all(
         i64::MIN
     };
     let mut ids = Vec::with_capacity(records.len());
-    let mut newest = None;
+    let mut to_store: Vec<Message> = Vec::with_capacity(records.len());
     for record in records {
         let mut message = record.message.clone();
         message.created_at = message.created_at.max(floor);
@@ -155,12 +156,8 @@ fn insert_all(
                 ))
                 .execute(tx)?;
         }
-        let seq = next_seq(tx, 1)?;
-        diesel::insert_into(messages::table)
-            .values(NewMessageRow::new(app, message, seq))
-            .execute(tx)?;
-        newest = Some((seq, MessageRow::new(message)));
         ids.push(message.id.clone());
+        to_store.push(message.clone());
         if let Some(sender) = &message.sender {
             diesel::update(
                 participants::table
@@ -173,22 +170,48 @@ fn insert_all(
             .execute(tx)?;
         }
     }
-    if let Some((seq, row)) = newest {
-        diesel::update(conversations::table.find((app_s, conv_s)))
-            .set((
-                conversations::last_message_seq.eq(Some(seq)),
-                conversations::last_activity.eq(row.created_at),
-                conversations::activity_seq.eq(Some(seq)),
-                conversations::last_message_sender.eq(&row.sender_id),
-                conversations::last_message.eq(Some(row.to_json())),
-            ))
-            .execute(tx)?;
-    }
-    super::conversations::sync_participants(tx, app_s, conv_s)?;
-    if records.iter().any(|r| r.message.sender.is_some()) {
+    if to_store.iter().any(|m| m.sender.is_some()) {
         // The senders' readUntil moved.
         super::conversations::copy_participants(tx, app_s, conv_s)?;
     }
+    let Some(newest) = to_store.last() else {
+        return Ok(Some(ids));
+    };
+    // From here to the commit the activity counter's row is locked (on PostgreSQL for every
+    // server on the database): only what needs the sequence numbers comes after it.
+    let count = i64::try_from(to_store.len()).unwrap_or(i64::MAX);
+    let first = next_seq(tx, count)?;
+    let rows: Vec<NewMessageRow> = to_store
+        .iter()
+        .zip(first..)
+        .map(|(message, seq)| NewMessageRow::new(app, message, seq))
+        .collect();
+    diesel::insert_into(messages::table)
+        .values(&rows)
+        .execute(tx)?;
+    let seq = first + count - 1;
+    let row = MessageRow::new(newest);
+    diesel::update(conversations::table.find((app_s, conv_s)))
+        .set((
+            conversations::last_message_seq.eq(Some(seq)),
+            conversations::last_activity.eq(row.created_at),
+            conversations::activity_seq.eq(Some(seq)),
+            conversations::last_message_sender.eq(&row.sender_id),
+            conversations::last_message.eq(Some(row.to_json())),
+        ))
+        .execute(tx)?;
+    super::conversations::write_participant_copies(
+        tx,
+        app_s,
+        conv_s,
+        (
+            created_at,
+            row.created_at,
+            Some(seq),
+            Some(seq),
+            row.sender_id.clone(),
+        ),
+    )?;
     Ok(Some(ids))
 }
 
