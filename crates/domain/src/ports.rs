@@ -241,13 +241,6 @@ pub trait CursorStore: Send + Sync + 'static {
     async fn recall(&self, app: &AppId, list: &str, last: &ConversationId) -> Option<Cursor>;
 }
 
-/// The sender of each record, for the `readUntil` rule.
-pub fn senders(records: &[MessageRecord]) -> impl Iterator<Item = (&UserId, i64)> {
-    records
-        .iter()
-        .filter_map(|r| r.message.sender.as_ref().map(|s| (s, r.message.created_at)))
-}
-
 /// Apps whose keys live in the database (the generated development app).
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]

@@ -17,55 +17,49 @@ type Answer = Result<HttpResponse, ApiError>;
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/{app_id}/conversations")
-            .route(web::get().to(list_conversations))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/{app_id}/conversations/{conversation_id}")
-            .route(web::get().to(get_conversation))
-            .route(web::put().to(put_conversation))
-            .route(web::delete().to(delete_conversation))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/{app_id}/conversations/{conversation_id}/participants/{user_id}")
-            .route(web::put().to(join_conversation))
-            .route(web::patch().to(patch_participant))
-            .route(web::delete().to(leave_conversation))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/{app_id}/users")
-            .route(web::get().to(list_users))
-            .route(web::put().to(put_users))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/{app_id}/users/{user_id}")
-            .route(web::get().to(get_user))
-            .route(web::put().to(put_user))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/{app_id}/users/{user_id}/conversations")
-            .route(web::get().to(list_user_conversations))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/{app_id}/conversations/{conversation_id}/messages")
-            .route(web::get().to(list_messages))
-            .route(web::post().to(send_messages))
-            .default_service(web::to(method_not_allowed)),
-    )
-    .service(
-        web::resource("/v1/{app_id}/conversations/{conversation_id}/messages/{message_id}")
-            .route(web::get().to(get_message))
-            .route(web::put().to(edit_message))
-            .route(web::delete().to(delete_message))
-            .default_service(web::to(method_not_allowed)),
-    );
+    cfg.service(resource("/v1/{app_id}/conversations").route(web::get().to(list_conversations)))
+        .service(
+            resource("/v1/{app_id}/conversations/{conversation_id}")
+                .route(web::get().to(get_conversation))
+                .route(web::put().to(put_conversation))
+                .route(web::delete().to(delete_conversation)),
+        )
+        .service(
+            resource("/v1/{app_id}/conversations/{conversation_id}/participants/{user_id}")
+                .route(web::put().to(join_conversation))
+                .route(web::patch().to(patch_participant))
+                .route(web::delete().to(leave_conversation)),
+        )
+        .service(
+            resource("/v1/{app_id}/users")
+                .route(web::get().to(list_users))
+                .route(web::put().to(put_users)),
+        )
+        .service(
+            resource("/v1/{app_id}/users/{user_id}")
+                .route(web::get().to(get_user))
+                .route(web::put().to(put_user)),
+        )
+        .service(
+            resource("/v1/{app_id}/users/{user_id}/conversations")
+                .route(web::get().to(list_user_conversations)),
+        )
+        .service(
+            resource("/v1/{app_id}/conversations/{conversation_id}/messages")
+                .route(web::get().to(list_messages))
+                .route(web::post().to(send_messages)),
+        )
+        .service(
+            resource("/v1/{app_id}/conversations/{conversation_id}/messages/{message_id}")
+                .route(web::get().to(get_message))
+                .route(web::put().to(edit_message))
+                .route(web::delete().to(delete_message)),
+        );
+}
+
+/// A route's resource, answering 405 for the methods it has no handler for.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
 }
 
 fn ok<T: Serialize>(value: &T) -> HttpResponse {

@@ -43,18 +43,42 @@ struct Ports {
     cursors: Arc<dyn CursorStore>,
 }
 
-async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
-    match settings.storage()? {
-        Storage::Memory => {
-            let store = Arc::new(MemoryStore::new());
-            Ok(Ports {
-                conversations: store.clone(),
-                messages: store.clone(),
-                users: store.clone(),
-                apps: store,
-                cursors: Arc::new(MemoryCursorStore::default()),
-            })
+impl Ports {
+    /// Every repository port served by one store, and `cursors`.
+    fn of<S>(store: Arc<S>, cursors: Arc<dyn CursorStore>) -> Self
+    where
+        S: ConversationRepository + MessageRepository + UserRepository + AppRepository,
+    {
+        Self {
+            conversations: store.clone(),
+            messages: store.clone(),
+            users: store.clone(),
+            apps: store,
+            cursors,
         }
+    }
+}
+
+/// Runs a blocking open (it runs migrations) off the async executor.
+async fn open_blocking<S, F>(open: F) -> anyhow::Result<Arc<S>>
+where
+    S: Send + 'static,
+    F: FnOnce() -> Result<S, parley_store_diesel::OpenError> + Send + 'static,
+{
+    let store = tokio::task::spawn_blocking(open)
+        .await
+        .context("opening the database panicked")??;
+    Ok(Arc::new(store))
+}
+
+async fn open_storage(settings: &Settings, storage: Storage) -> anyhow::Result<Ports> {
+    let pool_size = settings.database.pool_size;
+    let connection_timeout = Duration::from_secs(settings.database.connection_timeout_secs);
+    match storage {
+        Storage::Memory => Ok(Ports::of(
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryCursorStore::default()),
+        )),
         #[cfg(not(feature = "sqlite"))]
         Storage::Sqlite(_) => anyhow::bail!(
             "database.url names SQLite, but this build has no SQLite backend; \
@@ -68,42 +92,21 @@ async fn open_storage(settings: &Settings) -> anyhow::Result<Ports> {
         #[cfg(feature = "postgres")]
         Storage::Postgres(url) => {
             let mut options = PgOptions::new(url);
-            options.pool_size = settings.database.pool_size;
-            options.connection_timeout =
-                Duration::from_secs(settings.database.connection_timeout_secs);
-            let store = tokio::task::spawn_blocking(move || PgStore::open_postgres(&options))
-                .await
-                .context("opening the database panicked")??;
-            let store = Arc::new(store);
-            Ok(Ports {
-                conversations: store.clone(),
-                messages: store.clone(),
-                users: store.clone(),
-                apps: store.clone(),
-                cursors: store,
-            })
+            options.pool_size = pool_size;
+            options.connection_timeout = connection_timeout;
+            let store = open_blocking(move || PgStore::open_postgres(&options)).await?;
+            Ok(Ports::of(store.clone(), store))
         }
         #[cfg(feature = "sqlite")]
         Storage::Sqlite(path) => {
             let mut options = SqliteOptions::new(path);
-            options.pool_size = settings.database.pool_size;
-            options.connection_timeout =
-                Duration::from_secs(settings.database.connection_timeout_secs);
+            options.pool_size = pool_size;
+            options.connection_timeout = connection_timeout;
             options.busy_timeout = Duration::from_millis(settings.database.busy_timeout_ms);
             options.synchronous = settings.synchronous()?;
             options.cache_mib = settings.database.sqlite_cache_mib;
-            // Opening runs migrations: blocking work, kept off the async executor.
-            let store = tokio::task::spawn_blocking(move || DieselStore::open_sqlite(&options))
-                .await
-                .context("opening the database panicked")??;
-            let store = Arc::new(store);
-            Ok(Ports {
-                conversations: store.clone(),
-                messages: store.clone(),
-                users: store.clone(),
-                apps: store,
-                cursors: Arc::new(MemoryCursorStore::default()),
-            })
+            let store = open_blocking(move || DieselStore::open_sqlite(&options)).await?;
+            Ok(Ports::of(store, Arc::new(MemoryCursorStore::default())))
         }
     }
 }
@@ -136,8 +139,9 @@ async fn app_keys(
 /// # Errors
 /// When the storage cannot be opened or the address cannot be bound.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
-    let storage = settings.storage()?.describe();
-    let ports = open_storage(&settings).await?;
+    let storage = settings.storage()?;
+    let described = storage.describe();
+    let ports = open_storage(&settings, storage).await?;
     let (keys, dev_app) = app_keys(&settings, ports.apps.as_ref()).await?;
     let clock = Arc::new(SystemClock);
     let conversations = ConversationService::new(
@@ -191,7 +195,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     Ok(Running {
         addr,
         server: server.run(),
-        storage,
+        storage: described,
         dev_app,
     })
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use diesel::prelude::*;
 use parley_domain::{
     Access, AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Notify,
-    Participant, UserId,
+    Participant, UserId, Versioned,
 };
 use serde::{Deserialize, Serialize};
 
@@ -149,6 +149,15 @@ impl ConversationRow {
             participant_rows: encode_participants(c),
             last_message: None,
         }
+    }
+
+    /// The conversation with the version it was read at.
+    pub fn into_versioned(self) -> Result<Versioned<Conversation>, DbError> {
+        let version = self.version;
+        Ok(Versioned {
+            value: self.into_domain()?,
+            version,
+        })
     }
 
     pub fn into_domain(self) -> Result<Conversation, DbError> {

@@ -29,15 +29,7 @@ fn assemble(
 ) -> Result<HashMap<String, Versioned<Conversation>>, DbError> {
     let mut out = HashMap::with_capacity(rows.len());
     for row in rows {
-        let version = row.version;
-        let key = row.id.clone();
-        out.insert(
-            key,
-            Versioned {
-                value: row.into_domain()?,
-                version,
-            },
-        );
+        out.insert(row.id.clone(), row.into_versioned()?);
     }
     Ok(out)
 }
@@ -47,12 +39,12 @@ fn load_one(
     app: &str,
     id: &str,
 ) -> Result<Option<Versioned<Conversation>>, DbError> {
-    let rows: Vec<ConversationRow> = conversations::table
-        .filter(conversations::app_id.eq(app))
-        .filter(conversations::id.eq(id))
+    let row: Option<ConversationRow> = conversations::table
+        .find((app, id))
         .select(ConversationRow::as_select())
-        .load(conn)?;
-    Ok(assemble(rows)?.remove(id))
+        .first(conn)
+        .optional()?;
+    row.map(ConversationRow::into_versioned).transpose()
 }
 
 /// `column = a OR column = b OR ...`: SQLite turns it into an index lookup, and unlike
@@ -241,6 +233,21 @@ macro_rules! app_page {
     };
 }
 
+/// Narrows a boxed query of `$user`'s participations to the conversations unread for them: the
+/// last message is someone else's (or a system message) and newer than their readUntil, which is
+/// `Conversation::is_unread` in terms of the participation's copy of the conversation columns.
+macro_rules! only_unread {
+    ($q:expr, $user:expr) => {
+        $q.filter(participants::conv_last_message_seq.is_not_null())
+            .filter(participants::conv_last_activity.gt(participants::read_until))
+            .filter(
+                participants::conv_last_message_sender
+                    .is_null()
+                    .or(participants::conv_last_message_sender.ne($user.as_str().to_owned())),
+            )
+    };
+}
+
 /// A user's participations (access other than None) whose conversation is untouched since the
 /// snapshot, and with `unreads_only` only those whose last message is someone else's and newer
 /// than their readUntil.
@@ -258,14 +265,7 @@ macro_rules! member_page {
             )
             .into_boxed();
         if $query.unreads_only {
-            q = q
-                .filter(participants::conv_last_message_seq.is_not_null())
-                .filter(participants::conv_last_activity.gt(participants::read_until))
-                .filter(
-                    participants::conv_last_message_sender
-                        .is_null()
-                        .or(participants::conv_last_message_sender.ne($user.as_str().to_owned())),
-                );
+            q = only_unread!(q, $user);
         }
         keyset_page!(
             $conn,
@@ -330,14 +330,7 @@ fn rank_page(
                 .select((participants::conversation_id, participants::conv_created_at))
                 .into_boxed();
             if query.unreads_only {
-                q = q
-                    .filter(participants::conv_last_message_seq.is_not_null())
-                    .filter(participants::conv_last_activity.gt(participants::read_until))
-                    .filter(
-                        participants::conv_last_message_sender
-                            .is_null()
-                            .or(participants::conv_last_message_sender.ne(user.as_str())),
-                    );
+                q = only_unread!(q, user);
             }
             q.load(conn)?
         }

@@ -335,16 +335,15 @@ impl MessageRepository for Store {
                 let Some(seq) = updated else {
                     return Err(DbError::Conflict);
                 };
-                // The conversation's copy of its last message follows the edit.
-                let conversation = after.conversation_id.as_str();
-                let last: Option<Option<i64>> = conversations::table
-                    .find((app.as_str(), conversation))
-                    .select(conversations::last_message_seq)
-                    .first(tx)
-                    .optional()?;
-                if last == Some(Some(seq)) {
-                    refresh_last_message(tx, &app, conversation)?;
-                }
+                // The conversation's copy of its last message follows the edit, when the edited
+                // message is the last one.
+                diesel::update(
+                    conversations::table
+                        .find((app.as_str(), after.conversation_id.as_str()))
+                        .filter(conversations::last_message_seq.eq(seq)),
+                )
+                .set(conversations::last_message.eq(MessageRow::new(&after).to_json()))
+                .execute(tx)?;
                 Ok(())
             })
         })
