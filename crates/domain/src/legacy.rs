@@ -64,6 +64,9 @@ impl LegacyKey {
             if t.is_empty() {
                 return Err(bad("the topic must not be empty"));
             }
+            if t.contains('\0') {
+                return Err(bad(crate::text::NUL_REASON));
+            }
         }
         Ok(Self::new(ids, topic))
     }

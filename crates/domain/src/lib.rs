@@ -14,6 +14,7 @@ pub mod listing;
 pub mod message;
 pub mod ports;
 pub mod service;
+pub mod text;
 pub mod user;
 
 pub use app::{AppKeys, SecretKey};

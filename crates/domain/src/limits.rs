@@ -4,6 +4,7 @@ use crate::conversation::{Conversation, ConversationPatch, CustomPatch, Field};
 use std::collections::BTreeMap;
 
 use crate::error::{Invalid, Problems};
+use crate::text::{check_text, check_texts};
 
 /// Size and count limits. The defaults are those of API.md. Read from the `[limits]` section of
 /// the configuration as is.
@@ -58,8 +59,13 @@ impl Limits {
             if subject.len() > self.subject_bytes {
                 problems.over_limit("subject", format!("at most {} bytes", self.subject_bytes));
             }
+            check_text(&mut problems, || "subject".into(), subject);
+        }
+        if let Field::Set(url) = &patch.photo_url {
+            check_text(&mut problems, || "photoUrl".into(), url);
         }
         if let Field::Set(messages) = &patch.welcome_messages {
+            check_texts(&mut problems, "welcomeMessages", messages);
             if messages.len() > self.welcome_messages {
                 problems.over_limit(
                     "welcomeMessages",
@@ -85,6 +91,14 @@ impl Limits {
             problems.over_limit(path, format!("at most {} keys", self.custom_keys));
         }
         for (key, value) in changes {
+            check_text(
+                problems,
+                || format!("{path}.{}", key.replace('\0', "\\u0000")),
+                key,
+            );
+            if let Some(value) = value {
+                check_text(problems, || format!("{path}.{key}"), value);
+            }
             if key.len() > self.custom_key_bytes {
                 let shown: String = key.chars().take(32).collect();
                 problems.over_limit(

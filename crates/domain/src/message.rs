@@ -10,6 +10,7 @@ use crate::conversation::{Access, Conversation, CustomPatch};
 use crate::error::{Invalid, Problems};
 use crate::ids::{check_id, ConversationId, IdError, UserId};
 use crate::limits::Limits;
+use crate::text::check_text;
 
 /// How long an idempotency key is remembered, in milliseconds.
 pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
@@ -193,6 +194,10 @@ impl Limits {
             if item.text.is_empty() {
                 problems.invalid(format!("[{i}].text"), "must not be empty");
             }
+            check_text(&mut problems, || format!("[{i}].text"), &item.text);
+            if let Some(key) = &item.idempotency_key {
+                check_text(&mut problems, || format!("[{i}].idempotencyKey"), key);
+            }
             self.check_custom(&mut problems, &format!("[{i}].custom"), &item.custom);
         }
         problems.finish()
@@ -204,8 +209,11 @@ impl Limits {
     /// [`Invalid`] naming every bad field.
     pub fn check_message_patch(&self, patch: &MessagePatch) -> Result<(), Invalid> {
         let mut problems = Problems::default();
-        if patch.text.as_deref() == Some("") {
-            problems.invalid("text", "must not be empty");
+        if let Some(text) = &patch.text {
+            if text.is_empty() {
+                problems.invalid("text", "must not be empty");
+            }
+            check_text(&mut problems, || "text".into(), text);
         }
         if let Some(CustomPatch::Merge(changes)) = &patch.custom {
             self.check_custom_changes(&mut problems, "custom", changes);

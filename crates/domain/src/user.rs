@@ -6,6 +6,7 @@ use crate::conversation::{CustomPatch, Field};
 use crate::error::{Invalid, Problems};
 use crate::ids::UserId;
 use crate::limits::Limits;
+use crate::text::{check_text, check_texts};
 
 /// A user of an app.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,11 +135,30 @@ impl Limits {
     /// [`Invalid`] naming every bad field.
     pub fn check_user_patch(&self, patch: &UserPatch) -> Result<(), Invalid> {
         let mut problems = Problems::default();
+        let texts = [
+            ("name", &patch.name),
+            ("photoUrl", &patch.photo_url),
+            ("welcomeMessage", &patch.welcome_message),
+            ("role", &patch.role),
+            ("locale", &patch.locale),
+            ("availabilityText", &patch.availability_text),
+        ];
+        for (name, field) in texts {
+            if let Field::Set(value) = field {
+                check_text(&mut problems, || name.into(), value);
+            }
+        }
+        for (name, field) in [("email", &patch.email), ("phone", &patch.phone)] {
+            if let Field::Set(values) = field {
+                check_texts(&mut problems, name, values);
+            }
+        }
         if let Some(CustomPatch::Merge(changes)) = &patch.custom {
             self.check_custom_changes(&mut problems, "custom", changes);
         }
         if let Some(PushTokensPatch::Merge(tokens)) = &patch.push_tokens {
             for token in tokens.keys() {
+                check_text(&mut problems, || "pushTokens".into(), token);
                 let provider_ok = ["fcm:", "apns:"]
                     .iter()
                     .any(|p| token.len() > p.len() && token.starts_with(p));

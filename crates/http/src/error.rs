@@ -13,8 +13,12 @@ use serde::Serialize;
 pub enum ApiError {
     #[error("{0}")]
     Invalid(Invalid),
-    #[error("request body is not valid JSON: {0}")]
-    InvalidJson(String),
+    #[error("request body is not valid JSON: {message}")]
+    InvalidJson {
+        message: String,
+        /// The place in the body, for a body that is valid JSON but refused.
+        reasons: BTreeMap<String, String>,
+    },
     #[error("{0}")]
     Unauthorized(&'static str),
     #[error("{0} not found")]
@@ -27,6 +31,8 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("request bodies must have Content-Type: application/json")]
     UnsupportedMediaType,
+    #[error("the request body did not arrive in time: {0}")]
+    RequestTimeout(&'static str),
     #[error("too many requests for this app; retry after {0} s")]
     RateLimited(u64),
     #[error("service temporarily unavailable: {0}")]
@@ -53,7 +59,8 @@ impl ApiError {
                 InvalidCode::LimitExceeded => "LIMIT_EXCEEDED",
                 InvalidCode::InvalidId => "INVALID_ID",
             },
-            ApiError::InvalidJson(_) => "INVALID_JSON",
+            ApiError::InvalidJson { .. } => "INVALID_JSON",
+            ApiError::RequestTimeout(_) => "REQUEST_TIMEOUT",
             ApiError::Unauthorized(_) => "UNAUTHORIZED",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::RouteNotFound { .. } => "ROUTE_NOT_FOUND",
@@ -63,6 +70,16 @@ impl ApiError {
             ApiError::RateLimited(_) => "RATE_LIMITED",
             ApiError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ApiError::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+}
+
+impl ApiError {
+    /// A body that is not JSON, with no place to point at.
+    pub fn invalid_json(message: impl Into<String>) -> Self {
+        ApiError::InvalidJson {
+            message: message.into(),
+            reasons: BTreeMap::new(),
         }
     }
 }
@@ -95,7 +112,8 @@ impl From<ServiceError> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Invalid(_) | ApiError::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(_) | ApiError::InvalidJson { .. } => StatusCode::BAD_REQUEST,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::NotFound(_) | ApiError::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -123,6 +141,7 @@ impl ResponseError for ApiError {
         };
         let reasons = match self {
             ApiError::Invalid(invalid) if !invalid.reasons.is_empty() => Some(&invalid.reasons),
+            ApiError::InvalidJson { reasons, .. } if !reasons.is_empty() => Some(reasons),
             _ => None,
         };
         let body = ErrorBody {
@@ -140,6 +159,10 @@ impl ResponseError for ApiError {
             }
             ApiError::Unauthorized(_) => {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            // The rest of a late body may still arrive; the connection cannot be reused.
+            ApiError::RequestTimeout(_) => {
+                response.force_close();
             }
             _ => {}
         }

@@ -7,12 +7,14 @@ mod auth;
 mod body;
 mod dto;
 pub mod error;
+mod json;
 mod path;
 mod rate;
 mod routes;
 mod state;
 
 pub use auth::Authenticator;
+pub use body::BodyPolicy;
 pub use error::ApiError;
 pub use rate::RateLimit;
 pub use routes::{configure, route_not_found};

@@ -115,13 +115,13 @@ async fn put_conversation(
 ) -> Answer {
     let app = state.admit(&req)?;
     if let Some(key) = legacy_key(&req)? {
-        let body = read_json(&req, payload, state.body_limit()).await?;
+        let body = read_json(&req, payload, &state.body).await?;
         let patch = legacy_patch(body, &key.conversation_id())?;
         state.conversations.put_legacy(&app, &key, &patch).await?;
         return Ok(ok_empty());
     }
     let id = conversation_id(&req)?;
-    let body = read_json(&req, payload, state.body_limit()).await?;
+    let body = read_json(&req, payload, &state.body).await?;
     let patch = conversation_patch(body, &id)?;
     state.conversations.put(&app, &id, &patch).await?;
     Ok(ok_empty())
@@ -154,7 +154,7 @@ async fn send_messages(
 ) -> Answer {
     let app = state.admit(&req)?;
     let id = conversation_id(&req)?;
-    let body = read_json(&req, payload, state.body_limit()).await?;
+    let body = read_json(&req, payload, &state.body).await?;
     let items = new_messages(body)?;
     let ids = state.messages.send(&app, &id, items).await?;
     let created: Vec<Created> = ids.iter().map(|id| Created { id: id.as_str() }).collect();
@@ -177,7 +177,7 @@ async fn edit_message(
     let app = state.admit(&req)?;
     let id = conversation_id(&req)?;
     let message = message_id(&req)?;
-    let body = read_json(&req, payload, state.body_limit()).await?;
+    let body = read_json(&req, payload, &state.body).await?;
     let patch = message_patch(body)?;
     state.messages.edit(&app, &id, &message, &patch).await?;
     Ok(ok_empty())
@@ -199,7 +199,7 @@ async fn join_conversation(
     let app = state.admit(&req)?;
     let id = conversation_id(&req)?;
     let user = participant_id(&req)?;
-    let join = join_body(read_json_or_empty(&req, payload, state.body_limit()).await?)?;
+    let join = join_body(read_json_or_empty(&req, payload, &state.body).await?)?;
     state.conversations.join(&app, &id, &user, &join).await?;
     Ok(ok_empty())
 }
@@ -212,7 +212,7 @@ async fn patch_participant(
     let app = state.admit(&req)?;
     let id = conversation_id(&req)?;
     let user = participant_id(&req)?;
-    let patch = participant_patch(read_json_or_empty(&req, payload, state.body_limit()).await?)?;
+    let patch = participant_patch(read_json_or_empty(&req, payload, &state.body).await?)?;
     state
         .conversations
         .patch_participant(&app, &id, &user, &patch)
@@ -239,7 +239,7 @@ async fn list_users(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 
 async fn put_users(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
-    let items = user_batch(read_json(&req, payload, state.body_limit()).await?)?;
+    let items = user_batch(read_json(&req, payload, &state.body).await?)?;
     state.users.put_batch(&app, &items).await?;
     Ok(ok_empty())
 }
@@ -254,7 +254,7 @@ async fn get_user(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 async fn put_user(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let id = user_id(&req)?;
-    let patch = user_patch(read_json(&req, payload, state.body_limit()).await?, &id)?;
+    let patch = user_patch(read_json(&req, payload, &state.body).await?, &id)?;
     state.users.put(&app, &id, &patch).await?;
     Ok(ok_empty())
 }

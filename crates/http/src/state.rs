@@ -5,6 +5,7 @@ use actix_web::HttpRequest;
 use parley_domain::{AppId, ConversationService, MessageService, UserService};
 
 use crate::auth::Authenticator;
+use crate::body::BodyPolicy;
 use crate::error::ApiError;
 use crate::path::app_segment;
 use crate::rate::RateLimit;
@@ -17,6 +18,7 @@ pub struct AppState {
     pub users: UserService,
     pub auth: Authenticator,
     pub rate_limit: Option<RateLimit>,
+    pub body: BodyPolicy,
 }
 
 impl AppState {
@@ -27,13 +29,22 @@ impl AppState {
         auth: Authenticator,
         rate_limit: Option<RateLimit>,
     ) -> Self {
+        let body = BodyPolicy::with_limit(conversations.limits().body_bytes);
         Self {
             conversations,
             messages,
             users,
             auth,
             rate_limit,
+            body,
         }
+    }
+
+    /// Reads bodies with `policy` (its limit is `limits.body_bytes` of the services).
+    #[must_use]
+    pub fn with_body_policy(mut self, policy: BodyPolicy) -> Self {
+        self.body = policy;
+        self
     }
 
     /// Authenticates the request for the app in its path and applies the app's rate limit.
@@ -41,19 +52,20 @@ impl AppState {
     /// # Errors
     /// 401 or 429 as [`ApiError`].
     pub fn admit(&self, req: &HttpRequest) -> Result<AppId, ApiError> {
-        let app = self.auth.authenticate(
-            &app_segment(req),
-            req.headers()
-                .get(header::AUTHORIZATION)
-                .map(|v| v.as_bytes()),
-        )?;
+        let mut given = req.headers().get_all(header::AUTHORIZATION);
+        let authorization = given.next();
+        // Which of two credentials counts would be a guess, and proxies disagree on it.
+        if given.next().is_some() {
+            return Err(ApiError::Unauthorized(
+                "more than one Authorization header; send exactly one",
+            ));
+        }
+        let app = self
+            .auth
+            .authenticate(&app_segment(req), authorization.map(|v| v.as_bytes()))?;
         if let Some(limit) = &self.rate_limit {
             limit.check(&app)?;
         }
         Ok(app)
-    }
-
-    pub fn body_limit(&self) -> usize {
-        self.conversations.limits().body_bytes
     }
 }

@@ -13,7 +13,7 @@ use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
     MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
-use parley_http::{AppState, Authenticator, RateLimit};
+use parley_http::{AppState, Authenticator, BodyPolicy, RateLimit};
 #[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
 #[cfg(feature = "postgres")]
@@ -163,16 +163,26 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         clock,
         settings.limits(),
     );
-    let state = web::Data::new(AppState::new(
-        conversations,
-        messages,
-        users,
-        Authenticator::new(keys),
-        RateLimit::new(
-            settings.rate_limit.requests_per_second,
-            settings.rate_limit.burst,
-        ),
-    ));
+    let server_settings = &settings.server;
+    let body = BodyPolicy::new(
+        settings.limits.body_bytes,
+        Duration::from_secs(server_settings.body_idle_timeout_secs),
+        Duration::from_secs(server_settings.body_timeout_secs),
+        server_settings.body_buffer_mib.saturating_mul(1024 * 1024),
+    );
+    let state = web::Data::new(
+        AppState::new(
+            conversations,
+            messages,
+            users,
+            Authenticator::new(keys),
+            RateLimit::new(
+                settings.rate_limit.requests_per_second,
+                settings.rate_limit.burst,
+            ),
+        )
+        .with_body_policy(body),
+    );
 
     let mut server = HttpServer::new(move || {
         App::new()
@@ -180,7 +190,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             .configure(parley_http::configure)
             .default_service(web::to(parley_http::route_not_found))
     })
-    .shutdown_timeout(settings.server.shutdown_timeout_secs);
+    .shutdown_timeout(server_settings.shutdown_timeout_secs)
+    .client_request_timeout(Duration::from_secs(
+        server_settings.request_head_timeout_secs,
+    ))
+    .keep_alive(Duration::from_secs(server_settings.keep_alive_secs))
+    .max_connections(server_settings.max_connections_per_worker);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }

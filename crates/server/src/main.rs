@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         Command::Serve => {
             let result = actix_web::rt::System::new().block_on(serve(settings));
             if let Err(err) = result {
-                tracing::error!("{err:#}");
+                // One line on stderr, where the log also goes: the log line would repeat it.
                 eprintln!("parley: {err:#}");
                 return ExitCode::FAILURE;
             }

@@ -29,6 +29,12 @@ pub struct ServerSettings {
     pub port: u16,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,
+    pub request_head_timeout_secs: u64,
+    pub keep_alive_secs: u64,
+    pub body_idle_timeout_secs: u64,
+    pub body_timeout_secs: u64,
+    pub body_buffer_mib: usize,
+    pub max_connections_per_worker: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -145,6 +145,24 @@ impl Store {
         let connect = |e: &dyn std::fmt::Display| OpenError::Connect(name.clone(), e.to_string());
         create_parent_dir(&options.path).map_err(|e| connect(&e))?;
         let url = options.path.to_string_lossy().into_owned();
+        // One connection by hand first: r2d2 would retry a file that cannot be opened until the
+        // connection timeout, logging every try, where the cause is known at the first.
+        let unusable = |e: &dyn std::fmt::Display| {
+            OpenError::Connect(name.clone(), format!("{e}{}", cause(&options.path)))
+        };
+        let mut first = DbConnection::establish(&url).map_err(|e| unusable(&e))?;
+        // WAL is a property of the file: set once, readers then never block the writer. It is
+        // also the first write, so a read-only file or directory shows here.
+        first
+            .batch_execute(&format!(
+                "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL;",
+                options.busy_timeout.as_millis()
+            ))
+            .map_err(|e| unusable(&e))?;
+        first
+            .run_pending_migrations(MIGRATIONS)
+            .map_err(|e| OpenError::Migrate(e.to_string()))?;
+        drop(first);
         let manager = ConnectionManager::<DbConnection>::new(url);
         let pool = Pool::builder()
             .max_size(options.pool_size.max(1))
@@ -158,13 +176,31 @@ impl Store {
             }))
             .build(manager)
             .map_err(|e| connect(&e))?;
-        let mut conn = pool.get().map_err(|e| connect(&e))?;
-        // WAL is a property of the file: set once, readers then never block the writer.
-        conn.batch_execute("PRAGMA journal_mode = WAL;")
-            .map_err(|e| connect(&e))?;
-        conn.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| OpenError::Migrate(e.to_string()))?;
         Ok(Self::from_pool(pool, options.busy_timeout))
+    }
+}
+
+/// What is wrong with `path`'s place, as far as the file system tells, for an open that failed.
+fn cause(path: &Path) -> String {
+    if path.is_dir() {
+        return " (the path is a directory, not a database file)".into();
+    }
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    // SQLite needs to create its -wal and -shm files beside the database.
+    let probe = dir.join(format!(".parley-write-check-{}", std::process::id()));
+    match std::fs::File::create(&probe) {
+        Ok(_) => {
+            let _ = std::fs::remove_file(&probe);
+            if path.exists() && std::fs::OpenOptions::new().write(true).open(path).is_err() {
+                " (the database file is not writable)".into()
+            } else {
+                String::new()
+            }
+        }
+        Err(e) => format!(" (the directory {} is not writable: {e})", dir.display()),
     }
 }
 
