@@ -557,7 +557,7 @@ fn parallel_bodies_of_nested_arrays_keep_the_peak_memory_bounded() {
         .collect();
     for t in threads {
         let resp = t.join().unwrap();
-        resp.error(400, "INVALID_JSON");
+        assert_eq!(resp.status, 400, "{}", resp.text);
     }
     let grown_mib = peak_rss_kib(server.child.id()).saturating_sub(before) / 1024;
     println!(
