@@ -7,6 +7,7 @@ pub mod app;
 pub mod clock;
 pub mod conversation;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod legacy;
 pub mod limits;

@@ -19,27 +19,28 @@ pub const IDEMPOTENCY_WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MessageId(String);
 
-impl MessageId {
-    /// A fresh ID from the operating system's cryptographically secure random source: one read
-    /// of random bytes, mapped to base62 without bias (bytes of 248 and above are skipped).
-    pub fn generate() -> Self {
-        const ALPHABET: &[u8; 62] =
-            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-        let mut id = String::with_capacity(26);
-        id.push_str("msg_");
-        let mut taken = 0;
-        while taken < 22 {
-            let mut bytes = [0_u8; 48];
-            OsRng.fill_bytes(&mut bytes);
-            for b in bytes.into_iter().filter(|b| *b < 248) {
-                if taken == 22 {
-                    break;
-                }
-                id.push(char::from(ALPHABET[usize::from(b % 62)]));
-                taken += 1;
+/// `len` base62 characters from one read (or a few) of the operating system's cryptographically
+/// secure random source, mapped without bias (bytes of 248 and above are skipped).
+pub(crate) fn random_base62(len: usize) -> String {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        let mut bytes = [0_u8; 48];
+        OsRng.fill_bytes(&mut bytes);
+        for b in bytes.into_iter().filter(|b| *b < 248) {
+            if out.len() == len {
+                break;
             }
+            out.push(char::from(ALPHABET[usize::from(b % 62)]));
         }
-        Self(id)
+    }
+    out
+}
+
+impl MessageId {
+    /// A fresh ID from the operating system's cryptographically secure random source.
+    pub fn generate() -> Self {
+        Self(format!("msg_{}", random_base62(22)))
     }
 
     /// Any string that is a valid ID (lookups of IDs that were never generated simply find

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use crate::app::SecretKey;
 use crate::conversation::{Conversation, Participant};
 use crate::error::RepositoryError;
+use crate::events::NewEvent;
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::listing::{ConversationQuery, Cursor, Page, Standing, Walk};
 use crate::message::{Message, MessageId, MessageRecord};
@@ -36,8 +37,25 @@ pub trait ConversationRepository: Send + Sync + 'static {
     /// # Errors
     /// [`RepositoryError::Conflict`] when a conversation with this ID already exists in the app
     /// (nothing is written); `Unavailable`/`Other` as for [`find`](Self::find).
-    async fn insert(&self, app: &AppId, conversation: &Conversation)
-        -> Result<(), RepositoryError>;
+    async fn insert(
+        &self,
+        app: &AppId,
+        conversation: &Conversation,
+    ) -> Result<(), RepositoryError> {
+        self.insert_recording(app, conversation, &[]).await
+    }
+
+    /// [`insert`](Self::insert), storing `events` (and their deliveries) in the same
+    /// transaction.
+    ///
+    /// # Errors
+    /// As [`insert`](Self::insert); nothing is written on an error.
+    async fn insert_recording(
+        &self,
+        app: &AppId,
+        conversation: &Conversation,
+        events: &[NewEvent],
+    ) -> Result<(), RepositoryError>;
 
     /// Replaces `before` with `after`, atomically and durably, if and only if the stored version
     /// is still `before.version`. Participants are written as the difference of the two.
@@ -50,13 +68,40 @@ pub trait ConversationRepository: Send + Sync + 'static {
         app: &AppId,
         before: &Versioned<Conversation>,
         after: &Conversation,
+    ) -> Result<(), RepositoryError> {
+        self.update_recording(app, before, after, &[]).await
+    }
+
+    /// [`update`](Self::update), storing `events` in the same transaction.
+    ///
+    /// # Errors
+    /// As [`update`](Self::update); nothing is written on an error.
+    async fn update_recording(
+        &self,
+        app: &AppId,
+        before: &Versioned<Conversation>,
+        after: &Conversation,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError>;
 
     /// Deletes the conversation with its participants and messages. `false` when there was none.
     ///
     /// # Errors
     /// `Unavailable`/`Other` as for [`find`](Self::find).
-    async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError>;
+    async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError> {
+        self.delete_recording(app, id, &[]).await
+    }
+
+    /// [`delete`](Self::delete), storing `events` in the same transaction when it deletes.
+    ///
+    /// # Errors
+    /// As [`delete`](Self::delete).
+    async fn delete_recording(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        events: &[NewEvent],
+    ) -> Result<bool, RepositoryError>;
 
     /// The newest message sequence number of the store: the snapshot a new walk starts from.
     ///
@@ -126,6 +171,25 @@ pub trait MessageRepository: Send + Sync + 'static {
         conversation: &ConversationId,
         records: &[MessageRecord],
         idempotent_since: i64,
+    ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
+        let none = vec![Vec::new(); records.len()];
+        self.insert_messages_recording(app, conversation, records, idempotent_since, &none)
+            .await
+    }
+
+    /// [`insert_messages`](Self::insert_messages), storing in the same transaction the events
+    /// of each record that is stored (`events[i]` belongs to `records[i]`; a record answered
+    /// from its idempotency key records nothing).
+    ///
+    /// # Errors
+    /// As [`insert_messages`](Self::insert_messages).
+    async fn insert_messages_recording(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[MessageRecord],
+        idempotent_since: i64,
+        events: &[Vec<NewEvent>],
     ) -> Result<Option<Vec<MessageId>>, RepositoryError>;
 
     /// The message with this ID in this conversation.
@@ -161,6 +225,20 @@ pub trait MessageRepository: Send + Sync + 'static {
         app: &AppId,
         before: &Versioned<Message>,
         after: &Message,
+    ) -> Result<(), RepositoryError> {
+        self.update_message_recording(app, before, after, &[]).await
+    }
+
+    /// [`update_message`](Self::update_message), storing `events` in the same transaction.
+    ///
+    /// # Errors
+    /// As [`update_message`](Self::update_message).
+    async fn update_message_recording(
+        &self,
+        app: &AppId,
+        before: &Versioned<Message>,
+        after: &Message,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError>;
 
     /// For each (conversation, readUntil): how many live messages of that conversation are newer
@@ -185,6 +263,22 @@ pub trait MessageRepository: Send + Sync + 'static {
         app: &AppId,
         conversation: &ConversationId,
         id: &MessageId,
+    ) -> Result<bool, RepositoryError> {
+        self.delete_message_recording(app, conversation, id, &[])
+            .await
+    }
+
+    /// [`delete_message`](Self::delete_message), storing `events` in the same transaction when
+    /// it deletes.
+    ///
+    /// # Errors
+    /// As [`delete_message`](Self::delete_message).
+    async fn delete_message_recording(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+        events: &[NewEvent],
     ) -> Result<bool, RepositoryError>;
 }
 
@@ -214,7 +308,20 @@ pub trait UserRepository: Send + Sync + 'static {
     /// # Errors
     /// `Conflict` when a new user exists already or a replaced one changed since it was read
     /// (nothing is written); `Unavailable`/`Other`.
-    async fn save_users(&self, app: &AppId, writes: &[UserWrite]) -> Result<(), RepositoryError>;
+    async fn save_users(&self, app: &AppId, writes: &[UserWrite]) -> Result<(), RepositoryError> {
+        self.save_users_recording(app, writes, &[]).await
+    }
+
+    /// [`save_users`](Self::save_users), storing `events` in the same transaction.
+    ///
+    /// # Errors
+    /// As [`save_users`](Self::save_users).
+    async fn save_users_recording(
+        &self,
+        app: &AppId,
+        writes: &[UserWrite],
+        events: &[NewEvent],
+    ) -> Result<(), RepositoryError>;
 
     /// Up to `limit` users in ID order (bytewise), after `starting_after` (exclusive). `None`
     /// when `starting_after` is no user of this app.

@@ -5,6 +5,9 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::conversation::{Access, Conversation, ConversationPatch, Join, ParticipantPatch};
 use crate::error::{Invalid, InvalidCode, Problems, RepositoryError, ServiceError};
+use crate::events::{
+    conversation_changes, user_change, EventData, EventRecorder, EventType, NewEvent, Sender,
+};
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::legacy::LegacyKey;
 use crate::limits::Limits;
@@ -28,6 +31,19 @@ pub struct ConversationService {
     cursors: Arc<dyn CursorStore>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    events: Option<EventRecorder>,
+}
+
+/// The encoded events of a change, or none when events are not recorded.
+fn record(
+    events: Option<&EventRecorder>,
+    app: &AppId,
+    changes: Vec<(EventType, EventData)>,
+) -> Vec<NewEvent> {
+    match events {
+        Some(recorder) if !changes.is_empty() => recorder.record(app, changes),
+        _ => Vec::new(),
+    }
 }
 
 impl std::fmt::Debug for ConversationService {
@@ -50,11 +66,25 @@ impl ConversationService {
             cursors,
             clock,
             limits,
+            events: None,
         }
+    }
+
+    /// Records the events of every write with `recorder`.
+    #[must_use]
+    pub fn with_events(mut self, recorder: EventRecorder) -> Self {
+        self.events = Some(recorder);
+        self
     }
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    fn committed(&self, events: &[NewEvent]) {
+        if let Some(recorder) = &self.events {
+            recorder.committed(events);
+        }
     }
 
     /// The conversation, or `NotFound`.
@@ -114,13 +144,28 @@ impl ConversationService {
                 return Ok(());
             };
             self.limits.check_conversation(&next)?;
+            if current.as_ref().is_some_and(|c| c.value == next) {
+                return Ok(());
+            }
+            let before = current.as_ref().map(|c| &c.value);
+            let events = record(
+                self.events.as_ref(),
+                app,
+                conversation_changes(before, &next),
+            );
             let outcome = match &current {
-                None => self.repo.insert(app, &next).await,
-                Some(current) if current.value == next => return Ok(()),
-                Some(current) => self.repo.update(app, current, &next).await,
+                None => self.repo.insert_recording(app, &next, &events).await,
+                Some(current) => {
+                    self.repo
+                        .update_recording(app, current, &next, &events)
+                        .await
+                }
             };
             match outcome {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.committed(&events);
+                    return Ok(());
+                }
                 Err(RepositoryError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }
@@ -223,7 +268,25 @@ impl ConversationService {
     /// # Errors
     /// [`ServiceError::NotFound`] when there is no such conversation; the repository's error.
     pub async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<(), ServiceError> {
-        if self.repo.delete(app, id).await? {
+        let events = match &self.events {
+            None => Vec::new(),
+            Some(recorder) => {
+                let Some(found) = self.repo.find(app, id).await? else {
+                    return Err(ServiceError::NotFound("conversation"));
+                };
+                recorder.record(
+                    app,
+                    vec![(
+                        EventType::ConversationDeleted,
+                        EventData::Conversation {
+                            conversation: found.value,
+                        },
+                    )],
+                )
+            }
+        };
+        if self.repo.delete_recording(app, id, &events).await? {
+            self.committed(&events);
             Ok(())
         } else {
             Err(ServiceError::NotFound("conversation"))
@@ -320,6 +383,8 @@ pub struct MessageService {
     messages: Arc<dyn MessageRepository>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// The recorder, and where the senders of message events are looked up.
+    events: Option<(EventRecorder, Arc<dyn UserRepository>)>,
 }
 
 impl std::fmt::Debug for MessageService {
@@ -340,7 +405,61 @@ impl MessageService {
             messages,
             clock,
             limits,
+            events: None,
         }
+    }
+
+    /// Records the events of every write with `recorder`; senders are read from `users`.
+    #[must_use]
+    pub fn with_events(mut self, recorder: EventRecorder, users: Arc<dyn UserRepository>) -> Self {
+        self.events = Some((recorder, users));
+        self
+    }
+
+    fn committed<T>(&self, events: &[T]) {
+        if let Some((recorder, _)) = &self.events {
+            recorder.committed(events);
+        }
+    }
+
+    /// The sender of a message event: `None` for a SystemMessage.
+    async fn sender(
+        users: &dyn UserRepository,
+        app: &AppId,
+        message: &Message,
+    ) -> Result<Option<Sender>, ServiceError> {
+        let Some(id) = &message.sender else {
+            return Ok(None);
+        };
+        Ok(Some(match users.find_user(app, id).await? {
+            Some(found) => Sender::User(Box::new(found.value)),
+            None => Sender::Unknown(id.clone()),
+        }))
+    }
+
+    /// A `message.*` event of `message` in `conversation`.
+    async fn message_event(
+        &self,
+        app: &AppId,
+        kind: EventType,
+        conversation: Conversation,
+        message: Message,
+    ) -> Result<Vec<NewEvent>, ServiceError> {
+        let Some((recorder, users)) = &self.events else {
+            return Ok(Vec::new());
+        };
+        let sender = Self::sender(users.as_ref(), app, &message).await?;
+        Ok(recorder.record(
+            app,
+            vec![(
+                kind,
+                EventData::Message {
+                    conversation,
+                    message,
+                    sender,
+                },
+            )],
+        ))
     }
 
     async fn conversation(
@@ -410,12 +529,38 @@ impl MessageService {
                     idempotency_key: item.idempotency_key,
                 })
                 .collect();
+            let mut events = Vec::with_capacity(records.len());
+            let mut after = conversation.clone();
+            for record in &records {
+                let message = &record.message;
+                after.last_message = Some(message.clone());
+                if let Some(p) = message
+                    .sender
+                    .as_ref()
+                    .and_then(|s| after.participants.get_mut(s))
+                {
+                    p.read_until = p.read_until.max(message.created_at);
+                }
+                events.push(
+                    self.message_event(app, EventType::MessageSent, after.clone(), message.clone())
+                        .await?,
+                );
+            }
             match self
                 .messages
-                .insert_messages(app, conversation_id, &records, now - IDEMPOTENCY_WINDOW_MS)
+                .insert_messages_recording(
+                    app,
+                    conversation_id,
+                    &records,
+                    now - IDEMPOTENCY_WINDOW_MS,
+                    &events,
+                )
                 .await
             {
-                Ok(Some(ids)) => return Ok(ids),
+                Ok(Some(ids)) => {
+                    self.committed(&events);
+                    return Ok(ids);
+                }
                 Ok(None) => return Err(ServiceError::NotFound("conversation")),
                 Err(RepositoryError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
@@ -486,7 +631,7 @@ impl MessageService {
         patch: &MessagePatch,
     ) -> Result<(), ServiceError> {
         self.limits.check_message_patch(patch)?;
-        self.conversation(app, conversation_id).await?;
+        let conversation = self.conversation(app, conversation_id).await?;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self
                 .messages
@@ -496,8 +641,22 @@ impl MessageService {
             let mut next = current.value.clone();
             next.apply(patch, self.clock.now_ms());
             self.limits.check_message(&next)?;
-            match self.messages.update_message(app, &current, &next).await {
-                Ok(()) => return Ok(()),
+            let mut shown = conversation.clone();
+            if shown.last_message.as_ref().is_some_and(|m| m.id == next.id) {
+                shown.last_message = Some(next.clone());
+            }
+            let events = self
+                .message_event(app, EventType::MessageUpdated, shown, next.clone())
+                .await?;
+            match self
+                .messages
+                .update_message_recording(app, &current, &next, &events)
+                .await
+            {
+                Ok(()) => {
+                    self.committed(&events);
+                    return Ok(());
+                }
                 Err(RepositoryError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }
@@ -515,12 +674,31 @@ impl MessageService {
         conversation_id: &ConversationId,
         id: &MessageId,
     ) -> Result<(), ServiceError> {
-        self.conversation(app, conversation_id).await?;
+        let conversation = self.conversation(app, conversation_id).await?;
+        let events = if self.events.is_some() {
+            let Some(found) = self.messages.find_message(app, conversation_id, id).await? else {
+                return Err(ServiceError::NotFound("message"));
+            };
+            let mut after = conversation;
+            if after.last_message.as_ref().is_some_and(|m| &m.id == id) {
+                let newest = self
+                    .messages
+                    .list_messages(app, conversation_id, 2, None)
+                    .await?
+                    .unwrap_or_default();
+                after.last_message = newest.into_iter().find(|m| &m.id != id);
+            }
+            self.message_event(app, EventType::MessageDeleted, after, found.value)
+                .await?
+        } else {
+            Vec::new()
+        };
         if self
             .messages
-            .delete_message(app, conversation_id, id)
+            .delete_message_recording(app, conversation_id, id, &events)
             .await?
         {
+            self.committed(&events);
             Ok(())
         } else {
             Err(ServiceError::NotFound("message"))
@@ -544,6 +722,7 @@ pub struct UserService {
     conversations: ConversationService,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    events: Option<EventRecorder>,
 }
 
 impl std::fmt::Debug for UserService {
@@ -566,7 +745,15 @@ impl UserService {
             conversations,
             clock,
             limits,
+            events: None,
         }
+    }
+
+    /// Records the events of every write with `recorder`.
+    #[must_use]
+    pub fn with_events(mut self, recorder: EventRecorder) -> Self {
+        self.events = Some(recorder);
+        self
     }
 
     /// Creates or merges one user.
@@ -626,6 +813,7 @@ impl UserService {
             let now = self.clock.now_ms();
             let mut problems = Problems::default();
             let mut writes = Vec::with_capacity(items.len());
+            let mut changes = Vec::new();
             for (id, patch) in items {
                 let current = self.users.find_user(app, id).await?;
                 let merged = match &current {
@@ -638,10 +826,13 @@ impl UserService {
                 let checked = merged.and_then(|user| self.limits.check_user(&user).map(|()| user));
                 match checked {
                     Ok(user) if current.as_ref().is_some_and(|c| c.value == user) => {}
-                    Ok(user) => writes.push(UserWrite {
-                        expected_version: current.map(|c| c.version),
-                        user,
-                    }),
+                    Ok(user) => {
+                        changes.extend(user_change(current.as_ref().map(|c| &c.value), &user));
+                        writes.push(UserWrite {
+                            expected_version: current.map(|c| c.version),
+                            user,
+                        });
+                    }
                     Err(invalid) => problems.absorb(name(invalid, id)),
                 }
             }
@@ -649,8 +840,14 @@ impl UserService {
             if writes.is_empty() {
                 return Ok(());
             }
-            match self.users.save_users(app, &writes).await {
-                Ok(()) => return Ok(()),
+            let events = record(self.events.as_ref(), app, changes);
+            match self.users.save_users_recording(app, &writes, &events).await {
+                Ok(()) => {
+                    if let Some(recorder) = &self.events {
+                        recorder.committed(&events);
+                    }
+                    return Ok(());
+                }
                 Err(RepositoryError::Conflict) => continue,
                 Err(other) => return Err(other.into()),
             }
@@ -809,15 +1006,15 @@ mod tests {
     async fn put_creates_a_missing_conversation_with_the_clock_time() {
         let mut repo = MockConversationRepository::new();
         repo.expect_find().times(1).returning(|_, _| Ok(None));
-        repo.expect_insert()
-            .withf(|app, c| {
+        repo.expect_insert_recording()
+            .withf(|app, c, _| {
                 app.as_str() == "app"
                     && c.created_at == 42
                     && c.participants.contains_key(&uid("u1"))
                     && c.subject.as_deref() == Some("hi")
             })
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let patch = ConversationPatch {
             subject: Field::Set("hi".into()),
             ..add("u1")
@@ -830,15 +1027,15 @@ mod tests {
         let mut repo = MockConversationRepository::new();
         repo.expect_find()
             .returning(|_, _| Ok(Some(stored(3, &["u1"]))));
-        repo.expect_update()
-            .withf(|_, before, after| {
+        repo.expect_update_recording()
+            .withf(|_, before, after, _| {
                 before.version == 3
                     && after.created_at == 7
                     && after.participants.len() == 2
                     && after.participants.contains_key(&uid("u1"))
             })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         service(repo).put(&app(), &cid(), &add("u2")).await.unwrap();
     }
 
@@ -850,24 +1047,24 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(Some(stored(1, &["u1"]))));
-        repo.expect_update()
+        repo.expect_update_recording()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _| Err(RepositoryError::Conflict));
+            .returning(|_, _, _, _| Err(RepositoryError::Conflict));
         // Meanwhile someone else added u9: the retry must keep it.
         repo.expect_find()
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(Some(stored(2, &["u1", "u9"]))));
-        repo.expect_update()
-            .withf(|_, before, after| {
+        repo.expect_update_recording()
+            .withf(|_, before, after, _| {
                 before.version == 2
                     && after.participants.contains_key(&uid("u9"))
                     && after.participants.contains_key(&uid("u2"))
             })
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         service(repo).put(&app(), &cid(), &add("u2")).await.unwrap();
     }
 
@@ -879,19 +1076,19 @@ mod tests {
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(None));
-        repo.expect_insert()
+        repo.expect_insert_recording()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _| Err(RepositoryError::Conflict));
+            .returning(|_, _, _| Err(RepositoryError::Conflict));
         repo.expect_find()
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(Some(stored(1, &["other"]))));
-        repo.expect_update()
-            .withf(|_, _, after| after.participants.len() == 2)
+        repo.expect_update_recording()
+            .withf(|_, _, after, _| after.participants.len() == 2)
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         service(repo).put(&app(), &cid(), &add("u2")).await.unwrap();
     }
 
@@ -901,9 +1098,9 @@ mod tests {
         repo.expect_find()
             .times(MAX_WRITE_ATTEMPTS)
             .returning(|_, _| Ok(Some(stored(1, &[]))));
-        repo.expect_update()
+        repo.expect_update_recording()
             .times(MAX_WRITE_ATTEMPTS)
-            .returning(|_, _, _| Err(RepositoryError::Conflict));
+            .returning(|_, _, _, _| Err(RepositoryError::Conflict));
         let err = service(repo)
             .put(&app(), &cid(), &add("u"))
             .await
@@ -915,9 +1112,9 @@ mod tests {
     async fn put_does_not_retry_when_storage_is_unavailable() {
         let mut repo = MockConversationRepository::new();
         repo.expect_find().times(1).returning(|_, _| Ok(None));
-        repo.expect_insert()
+        repo.expect_insert_recording()
             .times(1)
-            .returning(|_, _| Err(RepositoryError::Unavailable("down".into())));
+            .returning(|_, _, _| Err(RepositoryError::Unavailable("down".into())));
         let err = service(repo)
             .put(&app(), &cid(), &add("u"))
             .await
@@ -935,7 +1132,7 @@ mod tests {
     async fn put_over_a_limit_writes_nothing() {
         let mut repo = MockConversationRepository::new();
         repo.expect_find().times(0);
-        repo.expect_insert().times(0);
+        repo.expect_insert_recording().times(0);
         let patch = ConversationPatch {
             subject: Field::Set("s".repeat(10_001)),
             ..Default::default()
@@ -958,7 +1155,7 @@ mod tests {
             let refs: Vec<&str> = names.iter().map(String::as_str).collect();
             Ok(Some(stored(1, &refs)))
         });
-        repo.expect_update().times(0);
+        repo.expect_update_recording().times(0);
         let err = service(repo)
             .put(&app(), &cid(), &add("one-too-many"))
             .await
@@ -971,7 +1168,7 @@ mod tests {
         let mut repo = MockConversationRepository::new();
         repo.expect_find()
             .returning(|_, _| Ok(Some(stored(1, &["u1"]))));
-        repo.expect_update().times(0);
+        repo.expect_update_recording().times(0);
         let patch = ConversationPatch {
             custom: Some(CustomPatch::Merge(BTreeMap::new())),
             ..add("u1")
@@ -983,9 +1180,9 @@ mod tests {
     async fn get_and_delete_report_missing_conversations() {
         let mut repo = MockConversationRepository::new();
         repo.expect_find().returning(|_, _| Ok(None));
-        repo.expect_delete()
-            .with(always(), always())
-            .returning(|_, _| Ok(false));
+        repo.expect_delete_recording()
+            .with(always(), always(), always())
+            .returning(|_, _, _| Ok(false));
         let svc = service(repo);
         assert!(matches!(
             svc.get(&app(), &cid()).await,
@@ -1159,7 +1356,7 @@ mod tests {
             let mut repo = MockConversationRepository::new();
             repo.expect_find().returning(|_, _| Ok(None));
             let mut messages = MockMessageRepository::new();
-            messages.expect_insert_messages().times(0);
+            messages.expect_insert_messages_recording().times(0);
             let err = message_service(repo, messages)
                 .send(&app(), &cid(), vec![from("u1")])
                 .await
@@ -1177,8 +1374,8 @@ mod tests {
                 .returning(|_, _| Ok(Some(stored(1, &["u1"]))));
             let mut messages = MockMessageRepository::new();
             messages
-                .expect_insert_messages()
-                .withf(|_, _, records, since| {
+                .expect_insert_messages_recording()
+                .withf(|_, _, records, since, _| {
                     records.len() == 1
                         && records[0].message.created_at == 1_000
                         && records[0].message.id.as_str().starts_with("msg_")
@@ -1186,7 +1383,7 @@ mod tests {
                         && *since == 1_000 - 24 * 60 * 60 * 1000
                 })
                 .times(1)
-                .returning(|_, _, records, _| Ok(Some(vec![records[0].message.id.clone()])));
+                .returning(|_, _, records, _, _| Ok(Some(vec![records[0].message.id.clone()])));
             let ids = message_service(repo, messages)
                 .send(&app(), &cid(), vec![from("u1")])
                 .await
@@ -1202,15 +1399,15 @@ mod tests {
             let mut messages = MockMessageRepository::new();
             let mut seq = Sequence::new();
             messages
-                .expect_insert_messages()
+                .expect_insert_messages_recording()
                 .times(1)
                 .in_sequence(&mut seq)
-                .returning(|_, _, _, _| Err(RepositoryError::Conflict));
+                .returning(|_, _, _, _, _| Err(RepositoryError::Conflict));
             messages
-                .expect_insert_messages()
+                .expect_insert_messages_recording()
                 .times(1)
                 .in_sequence(&mut seq)
-                .returning(|_, _, records, _| Ok(Some(vec![records[0].message.id.clone()])));
+                .returning(|_, _, records, _, _| Ok(Some(vec![records[0].message.id.clone()])));
             message_service(repo, messages)
                 .send(&app(), &cid(), vec![from("u1")])
                 .await
@@ -1224,7 +1421,7 @@ mod tests {
                 .returning(|_, _| Ok(Some(stored(1, &["u1"]))));
             let mut messages = MockMessageRepository::new();
             messages.expect_find_message().returning(|_, _, _| Ok(None));
-            messages.expect_insert_messages().times(0);
+            messages.expect_insert_messages_recording().times(0);
             let mut item = from("u1");
             item.referenced_message_id = Some(MessageId::new("msg_elsewhere").unwrap());
             let err = message_service(repo, messages)

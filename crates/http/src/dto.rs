@@ -155,7 +155,7 @@ pub fn legacy_patch(body: Value, id: &ConversationId) -> Result<ConversationPatc
     conversation_patch(body, id)
 }
 
-struct NotifyView(Notify);
+pub(crate) struct NotifyView(pub(crate) Notify);
 
 impl Serialize for NotifyView {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -169,10 +169,10 @@ impl Serialize for NotifyView {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ParticipantView {
-    access: &'static str,
-    notify: NotifyView,
-    is_unread: bool,
+pub(crate) struct ParticipantView {
+    pub(crate) access: &'static str,
+    pub(crate) notify: NotifyView,
+    pub(crate) is_unread: bool,
 }
 
 /// The Conversation object: every key always present, unset values `null`.

@@ -17,5 +17,5 @@ pub use auth::Authenticator;
 pub use body::BodyPolicy;
 pub use error::ApiError;
 pub use rate::RateLimit;
-pub use routes::{configure, route_not_found};
+pub use routes::{configure, route_not_found, EventBus, JsonEventEncoder};
 pub use state::AppState;

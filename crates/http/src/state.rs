@@ -2,6 +2,9 @@
 
 use actix_web::http::header;
 use actix_web::HttpRequest;
+use std::sync::Arc;
+
+use parley_domain::events::EventService;
 use parley_domain::{AppId, ConversationService, MessageService, UserService};
 
 use crate::auth::Authenticator;
@@ -19,6 +22,8 @@ pub struct AppState {
     pub auth: Authenticator,
     pub rate_limit: Option<RateLimit>,
     pub body: BodyPolicy,
+    /// The event log and what wakes its streams; `None` serves no event routes (404).
+    pub events: Option<(EventService, Arc<crate::EventBus>)>,
 }
 
 impl AppState {
@@ -37,7 +42,15 @@ impl AppState {
             auth,
             rate_limit,
             body,
+            events: None,
         }
+    }
+
+    /// Serves the event log from `service`, its streams woken by `bus`.
+    #[must_use]
+    pub fn with_events(mut self, service: EventService, bus: Arc<crate::EventBus>) -> Self {
+        self.events = Some((service, bus));
+        self
     }
 
     /// Reads bodies with `policy` (its limit is `limits.body_bytes` of the services).

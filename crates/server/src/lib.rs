@@ -1,6 +1,7 @@
 //! Parley's server: reads settings, opens the configured storage, wires the domain services to
 //! the HTTP layer and runs it.
 
+pub mod background;
 pub mod settings;
 
 use std::net::SocketAddr;
@@ -9,11 +10,12 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
+use parley_domain::events::{EventRecorder, EventRepository, EventService};
 use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
     MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
-use parley_http::{AppState, Authenticator, BodyPolicy, RateLimit};
+use parley_http::{AppState, Authenticator, BodyPolicy, EventBus, JsonEventEncoder, RateLimit};
 #[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
 #[cfg(feature = "postgres")]
@@ -38,6 +40,8 @@ struct Ports {
     messages: Arc<dyn MessageRepository>,
     users: Arc<dyn UserRepository>,
     apps: Arc<dyn AppRepository>,
+    /// The outbox's reading side: the event log and the webhook deliveries.
+    events: Arc<dyn EventRepository>,
     /// Where served pages of conversation lists ended: in this process, or (PostgreSQL) in the
     /// database, shared by every server on it.
     cursors: Arc<dyn CursorStore>,
@@ -47,16 +51,29 @@ impl Ports {
     /// Every repository port served by one store, and `cursors`.
     fn of<S>(store: Arc<S>, cursors: Arc<dyn CursorStore>) -> Self
     where
-        S: ConversationRepository + MessageRepository + UserRepository + AppRepository,
+        S: ConversationRepository
+            + MessageRepository
+            + UserRepository
+            + AppRepository
+            + EventRepository,
     {
         Self {
             conversations: store.clone(),
             messages: store.clone(),
             users: store.clone(),
-            apps: store,
+            apps: store.clone(),
+            events: store,
             cursors,
         }
     }
+}
+
+/// A number of hours (fractions allowed) in milliseconds.
+fn hours_ms(hours: f64) -> i64 {
+    // Settings are validated to be finite and not negative.
+    #[allow(clippy::cast_possible_truncation)]
+    let ms = (hours * 3_600_000.0).round() as i64;
+    ms
 }
 
 /// Runs a blocking open (it runs migrations) off the async executor.
@@ -144,25 +161,47 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let ports = open_storage(&settings, storage).await?;
     let (keys, dev_app) = app_keys(&settings, ports.apps.as_ref()).await?;
     let clock = Arc::new(SystemClock);
+    let retry_ms = hours_ms(settings.webhooks.retry_hours);
+    let bus = Arc::new(EventBus::default());
+    let recorder = EventRecorder::new(
+        Arc::new(JsonEventEncoder),
+        settings.webhooks()?,
+        clock.clone(),
+        retry_ms,
+    )
+    .with_signal(bus.clone());
     let conversations = ConversationService::new(
         ports.conversations.clone(),
         ports.cursors,
         clock.clone(),
         settings.limits(),
-    );
+    )
+    .with_events(recorder.clone());
     let messages = MessageService::new(
         ports.conversations,
         ports.messages.clone(),
         clock.clone(),
         settings.limits(),
-    );
+    )
+    .with_events(recorder.clone(), ports.users.clone());
     let users = UserService::new(
         ports.users,
         ports.messages,
         conversations.clone(),
-        clock,
+        clock.clone(),
         settings.limits(),
-    );
+    )
+    .with_events(recorder);
+    let event_log = EventService::new(ports.events.clone(), clock, retry_ms);
+    background::spawn(
+        ports.events,
+        keys.clone(),
+        bus.subscribe(),
+        Duration::from_secs(settings.webhooks.timeout_secs.max(1)),
+        Duration::from_millis(
+            u64::try_from(hours_ms(settings.events.retention_hours)).unwrap_or(0),
+        ),
+    )?;
     let server_settings = &settings.server;
     let body = BodyPolicy::new(
         settings.limits.body_bytes,
@@ -181,7 +220,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
                 settings.rate_limit.burst,
             ),
         )
-        .with_body_policy(body),
+        .with_body_policy(body)
+        .with_events(event_log, bus),
     );
 
     let mut server = HttpServer::new(move || {

@@ -18,8 +18,34 @@ pub struct Settings {
     pub limits: Limits,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
+    pub webhooks: WebhooksSettings,
+    pub events: EventsSettings,
     #[serde(default)]
     pub apps: BTreeMap<String, AppSettings>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhooksSettings {
+    /// Hours a failed delivery is retried; fractions allowed, 0 is a single attempt.
+    pub retry_hours: f64,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSettings {
+    pub retention_hours: f64,
+}
+
+/// `[apps.<id>.webhooks]`: where the app's events are POSTed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppWebhookSettings {
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Event types; TalkJS's types when absent.
+    pub events: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -61,15 +87,20 @@ pub struct LogSettings {
     pub level: String,
 }
 
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AppSettings {
     pub secret_key: String,
+    #[serde(default)]
+    pub webhooks: AppWebhookSettings,
 }
 
 impl std::fmt::Debug for AppSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("AppSettings { secret_key: *** }")
+        f.debug_struct("AppSettings")
+            .field("secret_key", &"***")
+            .field("webhooks", &self.webhooks)
+            .finish()
     }
 }
 
@@ -156,7 +187,55 @@ impl Settings {
                 bail!("apps.{app}.secret_key is empty");
             }
         }
+        self.webhooks()?;
+        if !(self.webhooks.retry_hours >= 0.0 && self.webhooks.retry_hours.is_finite()) {
+            bail!("webhooks.retry_hours must be a number of hours, 0 or more");
+        }
+        if !(self.events.retention_hours >= 0.0 && self.events.retention_hours.is_finite()) {
+            bail!("events.retention_hours must be a number of hours, 0 or more");
+        }
         Ok(())
+    }
+
+    /// Every app's webhooks, checked: http(s) URLs and known event types.
+    ///
+    /// # Errors
+    /// Naming the app and the bad URL or event type.
+    pub fn webhooks(
+        &self,
+    ) -> anyhow::Result<BTreeMap<parley_domain::AppId, Vec<parley_domain::events::Webhook>>> {
+        use parley_domain::events::{EventType, Webhook};
+        let mut out = BTreeMap::new();
+        for (app, cfg) in &self.apps {
+            let id = parley_domain::AppId::new(app.as_str())
+                .with_context(|| format!("apps.{app}: invalid app ID"))?;
+            let events = match &cfg.webhooks.events {
+                None => None,
+                Some(names) => Some(
+                    names
+                        .iter()
+                        .map(|n| {
+                            EventType::parse(n).with_context(|| {
+                                format!("apps.{app}.webhooks.events: `{n}` is no event type")
+                            })
+                        })
+                        .collect::<anyhow::Result<_>>()?,
+                ),
+            };
+            let mut hooks = Vec::new();
+            for url in &cfg.webhooks.urls {
+                let parsed = reqwest::Url::parse(url)
+                    .with_context(|| format!("apps.{app}.webhooks.urls: `{url}` is not a URL"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+                    bail!("apps.{app}.webhooks.urls: `{url}` is not an http(s) URL");
+                }
+                hooks.push(Webhook::new(url.clone(), events.clone()));
+            }
+            if !hooks.is_empty() {
+                out.insert(id, hooks);
+            }
+        }
+        Ok(out)
     }
 
     /// # Errors

@@ -36,6 +36,9 @@ mod base;
 #[path = "store/conversations.rs"]
 mod conversations;
 #[allow(clippy::duplicate_mod)]
+#[path = "store/events.rs"]
+mod events;
+#[allow(clippy::duplicate_mod)]
 #[path = "store/import.rs"]
 mod import;
 #[allow(clippy::duplicate_mod)]
@@ -71,6 +74,14 @@ where
         .repeatable_read()
         .read_only()
         .run(f)
+}
+
+/// Writers that record events take this transaction-level lock before numbering them, so that
+/// event numbers are assigned in commit order and a reader continuing after an event never
+/// skips one that commits later with a smaller number.
+pub(crate) fn order_events(conn: &mut DbConnection) -> Result<(), DbError> {
+    diesel::sql_query("SELECT pg_advisory_xact_lock(7353117010)").execute(conn)?;
+    Ok(())
 }
 
 /// Locks the conversation's row for the rest of the write transaction. Every write transaction

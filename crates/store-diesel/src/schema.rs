@@ -110,7 +110,37 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// The event log of the outbox.
+    events (seq) {
+        seq -> BigInt,
+        app_id -> Text,
+        id -> Text,
+        kind -> Text,
+        created_at -> BigInt,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    /// One row per event and webhook URL.
+    deliveries (event_seq, url) {
+        event_seq -> BigInt,
+        url -> Text,
+        app_id -> Text,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        retry_until -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    events,
+    deliveries,
     apps,
     conversations,
     participants,

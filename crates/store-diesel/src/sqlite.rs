@@ -31,6 +31,9 @@ mod base;
 #[path = "store/conversations.rs"]
 mod conversations;
 #[allow(clippy::duplicate_mod)]
+#[path = "store/events.rs"]
+mod events;
+#[allow(clippy::duplicate_mod)]
 #[path = "store/import.rs"]
 mod import;
 #[allow(clippy::duplicate_mod)]
@@ -58,6 +61,12 @@ where
     F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
 {
     conn.transaction(f)
+}
+
+/// Nothing to do: SQLite's single writer commits in the order it assigns event numbers.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn order_events(_conn: &mut DbConnection) -> Result<(), DbError> {
+    Ok(())
 }
 
 /// Nothing to do: a SQLite write transaction holds the database's write lock from its start.

@@ -2,11 +2,16 @@
 //! Same contract as the durable adapters; nothing survives a restart.
 
 mod cursors;
+mod events;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use parley_domain::events::{
+    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EventQuery, EventRepository,
+    NewEvent, StoredEvent,
+};
 use parley_domain::{
     Access, AppId, AppRepository, Conversation, ConversationId, ConversationQuery,
     ConversationRepository, Direction, Message, MessageId, MessageRecord, MessageRepository, Page,
@@ -48,6 +53,7 @@ struct Data {
     seq: i64,
     apps: HashMap<AppId, SecretKey>,
     users: HashMap<(AppId, UserId), Versioned<User>>,
+    outbox: events::Outbox,
 }
 
 impl Data {
@@ -104,10 +110,11 @@ impl ConversationRepository for MemoryStore {
         Ok(self.lock()?.current(&key(app, id)))
     }
 
-    async fn insert(
+    async fn insert_recording(
         &self,
         app: &AppId,
         conversation: &Conversation,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError> {
         let mut data = self.lock()?;
         let key = key(app, &conversation.id);
@@ -119,14 +126,16 @@ impl ConversationRepository for MemoryStore {
         // A fresh random version per incarnation, like the SQL adapter.
         let version = i64::from(rand::random::<u32>()) << 20;
         data.conversations.insert(key, Versioned { value, version });
+        data.outbox.record(app, events);
         Ok(())
     }
 
-    async fn update(
+    async fn update_recording(
         &self,
         app: &AppId,
         before: &Versioned<Conversation>,
         after: &Conversation,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError> {
         let mut data = self.lock()?;
         let Some(current) = data.conversations.get_mut(&key(app, &before.value.id)) else {
@@ -150,16 +159,26 @@ impl ConversationRepository for MemoryStore {
         }
         current.value = next;
         current.version += 1;
+        data.outbox.record(app, events);
         Ok(())
     }
 
-    async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError> {
+    async fn delete_recording(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        events: &[NewEvent],
+    ) -> Result<bool, RepositoryError> {
         let mut data = self.lock()?;
         let key = key(app, id);
         data.messages.remove(&key);
         data.idempotency
             .retain(|(a, c, _), _| !(a == app && c == id));
-        Ok(data.conversations.remove(&key).is_some())
+        let deleted = data.conversations.remove(&key).is_some();
+        if deleted {
+            data.outbox.record(app, events);
+        }
+        Ok(deleted)
     }
 
     async fn participation(
@@ -250,12 +269,13 @@ impl ConversationRepository for MemoryStore {
 
 #[async_trait]
 impl MessageRepository for MemoryStore {
-    async fn insert_messages(
+    async fn insert_messages_recording(
         &self,
         app: &AppId,
         conversation: &ConversationId,
         records: &[MessageRecord],
         idempotent_since: i64,
+        events: &[Vec<NewEvent>],
     ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
         let mut data = self.lock()?;
         let key = key(app, conversation);
@@ -287,7 +307,7 @@ impl MessageRepository for MemoryStore {
             .and_then(|m| m.iter().rev().find(|s| s.live()))
             .map_or(i64::MIN, |s| s.message.created_at);
         let mut ids = Vec::with_capacity(records.len());
-        for record in records {
+        for (i, record) in records.iter().enumerate() {
             let mut message = record.message.clone();
             message.created_at = message.created_at.max(floor);
             floor = message.created_at;
@@ -319,6 +339,9 @@ impl MessageRepository for MemoryStore {
                 }
             }
             ids.push(message.id.clone());
+            if let Some(events) = events.get(i) {
+                data.outbox.record(app, events);
+            }
         }
         Ok(Some(ids))
     }
@@ -370,13 +393,15 @@ impl MessageRepository for MemoryStore {
         ))
     }
 
-    async fn update_message(
+    async fn update_message_recording(
         &self,
         app: &AppId,
         before: &Versioned<Message>,
         after: &Message,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError> {
         let mut data = self.lock()?;
+        let data = &mut *data;
         let stored = data
             .messages
             .get_mut(&key(app, &before.value.conversation_id))
@@ -388,6 +413,7 @@ impl MessageRepository for MemoryStore {
             Some(s) if s.version == before.version => {
                 s.message = after.clone();
                 s.version += 1;
+                data.outbox.record(app, events);
                 Ok(())
             }
             _ => Err(RepositoryError::Conflict),
@@ -417,11 +443,12 @@ impl MessageRepository for MemoryStore {
             .collect())
     }
 
-    async fn delete_message(
+    async fn delete_message_recording(
         &self,
         app: &AppId,
         conversation: &ConversationId,
         id: &MessageId,
+        events: &[NewEvent],
     ) -> Result<bool, RepositoryError> {
         let mut data = self.lock()?;
         let seq = data.seq + 1;
@@ -436,6 +463,7 @@ impl MessageRepository for MemoryStore {
         found.message.text.clear();
         found.message.custom.clear();
         data.seq = seq;
+        data.outbox.record(app, events);
         Ok(true)
     }
 }
@@ -466,7 +494,12 @@ impl UserRepository for MemoryStore {
         Ok(self.lock()?.users.get(&(app.clone(), id.clone())).cloned())
     }
 
-    async fn save_users(&self, app: &AppId, writes: &[UserWrite]) -> Result<(), RepositoryError> {
+    async fn save_users_recording(
+        &self,
+        app: &AppId,
+        writes: &[UserWrite],
+        events: &[NewEvent],
+    ) -> Result<(), RepositoryError> {
         let mut data = self.lock()?;
         for write in writes {
             let stored = data.users.get(&(app.clone(), write.user.id.clone()));
@@ -493,6 +526,7 @@ impl UserRepository for MemoryStore {
                 },
             );
         }
+        data.outbox.record(app, events);
         Ok(())
     }
 
@@ -521,5 +555,74 @@ impl UserRepository for MemoryStore {
             .collect();
         users.sort_by(|a, b| a.id.as_str().as_bytes().cmp(b.id.as_str().as_bytes()));
         Ok(Some(users.into_iter().take(limit).cloned().collect()))
+    }
+}
+
+#[async_trait]
+impl EventRepository for MemoryStore {
+    async fn event_seq(&self, app: &AppId, id: &str) -> Result<Option<i64>, RepositoryError> {
+        Ok(self.lock()?.outbox.event_seq(app, id))
+    }
+
+    async fn latest_seq(&self, app: &AppId) -> Result<Option<i64>, RepositoryError> {
+        Ok(self.lock()?.outbox.latest(app))
+    }
+
+    async fn list_events(
+        &self,
+        app: &AppId,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, RepositoryError> {
+        Ok(self.lock()?.outbox.list(app, query))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
+        Ok(self.lock()?.outbox.claim(now, lease_ms, limit))
+    }
+
+    async fn finish_attempt(
+        &self,
+        event_seq: i64,
+        url: &str,
+        outcome: &AttemptOutcome,
+    ) -> Result<(), RepositoryError> {
+        self.lock()?.outbox.finish(event_seq, url, outcome);
+        Ok(())
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, RepositoryError> {
+        Ok(self.lock()?.outbox.next_due())
+    }
+
+    async fn list_deliveries(
+        &self,
+        app: &AppId,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+        starting_after_seq: Option<i64>,
+    ) -> Result<Vec<Delivery>, RepositoryError> {
+        Ok(self
+            .lock()?
+            .outbox
+            .list_deliveries(app, status, limit, starting_after_seq))
+    }
+
+    async fn retry_deliveries(
+        &self,
+        app: &AppId,
+        event_id: &str,
+        now: i64,
+        retry_until: i64,
+    ) -> Result<bool, RepositoryError> {
+        Ok(self.lock()?.outbox.retry(app, event_id, now, retry_until))
+    }
+
+    async fn prune_events(&self, before: i64) -> Result<u64, RepositoryError> {
+        Ok(self.lock()?.outbox.prune(before))
     }
 }

@@ -55,12 +55,14 @@ pub fn settings(db: &Path) -> Settings {
             APP.to_string(),
             AppSettings {
                 secret_key: KEY.into(),
+                ..Default::default()
             },
         ),
         (
             OTHER_APP.to_string(),
             AppSettings {
                 secret_key: OTHER_KEY.into(),
+                ..Default::default()
             },
         ),
     ]);

@@ -7,6 +7,7 @@ use super::Db;
 use async_trait::async_trait;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
+use parley_domain::events::NewEvent;
 use parley_domain::{
     Access, AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository,
     Direction, OrderBy, Page, Participant, Position, RepositoryError, Standing, UserId, Versioned,
@@ -393,12 +394,13 @@ impl ConversationRepository for Store {
         self.run(move |conn| load_one(conn, &app, &id)).await
     }
 
-    async fn insert(
+    async fn insert_recording(
         &self,
         app: &AppId,
         conversation: &Conversation,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError> {
-        let (app, c) = (app.clone(), conversation.clone());
+        let (app, c, events) = (app.clone(), conversation.clone(), events.to_vec());
         self.run_write(move |conn| {
             super::write_tx(&mut *conn, |tx| {
                 // A fresh random version per incarnation: an update that read a deleted
@@ -406,19 +408,22 @@ impl ConversationRepository for Store {
                 diesel::insert_into(conversations::table)
                     .values(ConversationRow::new(&app, &c, crate::fresh_version()))
                     .execute(tx)?;
-                insert_participants(tx, &app, &c, None)
+                insert_participants(tx, &app, &c, None)?;
+                super::events::record(tx, app.as_str(), &events)
             })
         })
         .await
     }
 
-    async fn update(
+    async fn update_recording(
         &self,
         app: &AppId,
         before: &Versioned<Conversation>,
         after: &Conversation,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError> {
         let (app, before, after) = (app.clone(), before.clone(), after.clone());
+        let events = events.to_vec();
         self.run_write(move |conn| {
             super::write_tx(&mut *conn, |tx| {
                 let target = conversations::table
@@ -474,14 +479,20 @@ impl ConversationRepository for Store {
                 if before.value.participants != after.participants {
                     copy_participants(tx, app.as_str(), after.id.as_str())?;
                 }
-                Ok(())
+                super::events::record(tx, app.as_str(), &events)
             })
         })
         .await
     }
 
-    async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<bool, RepositoryError> {
+    async fn delete_recording(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        events: &[NewEvent],
+    ) -> Result<bool, RepositoryError> {
         let (app, id) = (app.as_str().to_owned(), id.as_str().to_owned());
+        let events = events.to_vec();
         self.run_write(move |conn| {
             super::write_tx(&mut *conn, |tx| {
                 super::lock_conversation(tx, &app, &id)?;
@@ -507,6 +518,9 @@ impl ConversationRepository for Store {
                 let deleted =
                     diesel::delete(conversations::table.find((app.as_str(), id.as_str())))
                         .execute(tx)?;
+                if deleted > 0 {
+                    super::events::record(tx, &app, &events)?;
+                }
                 Ok(deleted > 0)
             })
         })

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
+use parley_domain::events::NewEvent;
 use parley_domain::{
     Access, AppId, ConversationId, Message, MessageId, MessageRecord, MessageRepository,
     RepositoryError, UserId, Versioned,
@@ -78,6 +79,7 @@ fn insert_all(
     conversation: &ConversationId,
     records: &[MessageRecord],
     idempotent_since: i64,
+    events: &[Vec<NewEvent>],
 ) -> Result<Option<Vec<MessageId>>, DbError> {
     let (app_s, conv_s) = (app.as_str(), conversation.as_str());
     super::lock_conversation(tx, app_s, conv_s)?;
@@ -101,7 +103,8 @@ fn insert_all(
     };
     let mut ids = Vec::with_capacity(records.len());
     let mut to_store: Vec<Message> = Vec::with_capacity(records.len());
-    for record in records {
+    let mut to_record: Vec<NewEvent> = Vec::new();
+    for (i, record) in records.iter().enumerate() {
         let mut message = record.message.clone();
         message.created_at = message.created_at.max(floor);
         floor = message.created_at;
@@ -158,6 +161,7 @@ fn insert_all(
         }
         ids.push(message.id.clone());
         to_store.push(message.clone());
+        to_record.extend(events.get(i).into_iter().flatten().cloned());
         if let Some(sender) = &message.sender {
             diesel::update(
                 participants::table
@@ -212,22 +216,26 @@ fn insert_all(
             row.sender_id.clone(),
         ),
     )?;
+    // Last: the events' lock is always the last one a transaction takes (no lock cycles).
+    super::events::record(tx, app_s, &to_record)?;
     Ok(Some(ids))
 }
 
 #[async_trait]
 impl MessageRepository for Store {
-    async fn insert_messages(
+    async fn insert_messages_recording(
         &self,
         app: &AppId,
         conversation: &ConversationId,
         records: &[MessageRecord],
         idempotent_since: i64,
+        events: &[Vec<NewEvent>],
     ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
         let (app, conversation, records) = (app.clone(), conversation.clone(), records.to_vec());
+        let events = events.to_vec();
         self.run_write(move |conn| {
             super::write_tx(&mut *conn, |tx| {
-                insert_all(tx, &app, &conversation, &records, idempotent_since)
+                insert_all(tx, &app, &conversation, &records, idempotent_since, &events)
             })
         })
         .await
@@ -306,13 +314,15 @@ impl MessageRepository for Store {
         .await
     }
 
-    async fn update_message(
+    async fn update_message_recording(
         &self,
         app: &AppId,
         before: &Versioned<Message>,
         after: &Message,
+        events: &[NewEvent],
     ) -> Result<(), RepositoryError> {
         let (app, version, after) = (app.as_str().to_owned(), before.version, after.clone());
+        let events = events.to_vec();
         self.run_write(move |conn| {
             super::write_tx(&mut *conn, |tx| {
                 super::lock_conversation(tx, &app, after.conversation_id.as_str())?;
@@ -344,7 +354,7 @@ impl MessageRepository for Store {
                 )
                 .set(conversations::last_message.eq(MessageRow::new(&after).to_json()))
                 .execute(tx)?;
-                Ok(())
+                super::events::record(tx, &app, &events)
             })
         })
         .await
@@ -393,12 +403,14 @@ impl MessageRepository for Store {
         .await
     }
 
-    async fn delete_message(
+    async fn delete_message_recording(
         &self,
         app: &AppId,
         conversation: &ConversationId,
         id: &MessageId,
+        events: &[NewEvent],
     ) -> Result<bool, RepositoryError> {
+        let events = events.to_vec();
         let (app, conversation, id) = (
             app.as_str().to_owned(),
             conversation.as_str().to_owned(),
@@ -438,6 +450,7 @@ impl MessageRepository for Store {
                     .execute(tx)?;
                 refresh_last_message(tx, &app, &conversation)?;
                 super::conversations::sync_participants(tx, &app, &conversation)?;
+                super::events::record(tx, &app, &events)?;
                 Ok(true)
             })
         })

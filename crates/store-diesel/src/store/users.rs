@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use diesel::prelude::*;
+use parley_domain::events::NewEvent;
 use parley_domain::{AppId, RepositoryError, User, UserId, UserRepository, UserWrite, Versioned};
 
 use super::Store;
@@ -101,8 +102,13 @@ impl UserRepository for Store {
         .await
     }
 
-    async fn save_users(&self, app: &AppId, writes: &[UserWrite]) -> Result<(), RepositoryError> {
-        let (app, mut writes) = (app.clone(), writes.to_vec());
+    async fn save_users_recording(
+        &self,
+        app: &AppId,
+        writes: &[UserWrite],
+        events: &[NewEvent],
+    ) -> Result<(), RepositoryError> {
+        let (app, mut writes, events) = (app.clone(), writes.to_vec(), events.to_vec());
         // One lock order for every batch, so that concurrent batches never deadlock.
         writes.sort_by(|a, b| a.user.id.as_str().cmp(b.user.id.as_str()));
         self.run_write(move |conn| {
@@ -142,7 +148,7 @@ impl UserRepository for Store {
                         }
                     }
                 }
-                Ok(())
+                super::events::record(tx, app.as_str(), &events)
             })
         })
         .await

@@ -13,6 +13,10 @@ use crate::error::ApiError;
 use crate::path::{conversation_id, legacy_key, message_id, participant_id, user_id};
 use crate::state::AppState;
 
+mod events;
+
+pub use events::{EventBus, JsonEventEncoder};
+
 type Answer = Result<HttpResponse, ApiError>;
 
 /// Registers every route of the API.
@@ -49,6 +53,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(list_messages))
                 .route(web::post().to(send_messages)),
         )
+        .service(resource("/v1/{app_id}/events").route(web::get().to(events::list_events)))
+        .service(resource("/v1/{app_id}/events/stream").route(web::get().to(events::stream_events)))
+        .service(
+            resource("/v1/{app_id}/webhooks/deliveries")
+                .route(web::get().to(events::list_deliveries)),
+        )
+        .service(
+            resource("/v1/{app_id}/webhooks/deliveries/{event_id}/retry")
+                .route(web::post().to(events::retry_delivery)),
+        )
         .service(
             resource("/v1/{app_id}/conversations/{conversation_id}/messages/{message_id}")
                 .route(web::get().to(get_message))
@@ -62,11 +76,11 @@ fn resource(path: &str) -> actix_web::Resource {
     web::resource(path).default_service(web::to(method_not_allowed))
 }
 
-fn ok<T: Serialize>(value: &T) -> HttpResponse {
+pub(crate) fn ok<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Ok().json(value)
 }
 
-fn ok_empty() -> HttpResponse {
+pub(crate) fn ok_empty() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
         .body("{}")

@@ -1,0 +1,30 @@
+-- The outbox: every change's events, written in the change's transaction, and one delivery row
+-- per event and webhook URL. `seq` is the log's order (SQLite has one writer, so it is also
+-- the commit order).
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    app_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE UNIQUE INDEX events_by_id ON events (app_id, id);
+CREATE INDEX events_by_app ON events (app_id, seq);
+CREATE INDEX events_by_age ON events (created_at);
+
+CREATE TABLE deliveries (
+    event_seq BIGINT NOT NULL,
+    url TEXT NOT NULL,
+    app_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT,
+    last_status INTEGER,
+    last_error TEXT,
+    lease_until BIGINT,
+    retry_until BIGINT NOT NULL,
+    PRIMARY KEY (event_seq, url)
+);
+CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+CREATE INDEX deliveries_by_app ON deliveries (app_id, event_seq);

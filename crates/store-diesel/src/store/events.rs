@@ -1,0 +1,368 @@
+//! The outbox on diesel: events and their deliveries are written by [`record`] inside the
+//! transaction of the change; `EventRepository` reads the log and drives deliveries.
+
+use async_trait::async_trait;
+use diesel::prelude::*;
+use parley_domain::events::{
+    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EventQuery, EventRepository,
+    EventType, NewEvent, StoredEvent,
+};
+use parley_domain::{AppId, RepositoryError};
+
+use super::{DbConnection, Store};
+use crate::error::DbError;
+use crate::schema::{deliveries, events};
+
+/// Stores `new` for `app` in the caller's transaction. Nothing when `new` is empty.
+pub(crate) fn record(tx: &mut DbConnection, app: &str, new: &[NewEvent]) -> Result<(), DbError> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    super::order_events(tx)?;
+    for e in new {
+        let seq: i64 = diesel::insert_into(events::table)
+            .values((
+                events::app_id.eq(app),
+                events::id.eq(&e.id),
+                events::kind.eq(e.kind.as_str()),
+                events::created_at.eq(e.created_at),
+                events::body.eq(&e.body),
+            ))
+            .returning(events::seq)
+            .get_result(tx)?;
+        for url in &e.deliver_to {
+            diesel::insert_into(deliveries::table)
+                .values((
+                    deliveries::event_seq.eq(seq),
+                    deliveries::url.eq(url),
+                    deliveries::app_id.eq(app),
+                    deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                    deliveries::attempts.eq(0),
+                    deliveries::next_attempt_at.eq(Some(e.created_at)),
+                    deliveries::retry_until.eq(e.retry_until),
+                ))
+                .execute(tx)?;
+        }
+    }
+    Ok(())
+}
+
+type EventRow = (i64, String, String, i64, String);
+
+fn stored((seq, id, kind, created_at, body): EventRow) -> Result<StoredEvent, DbError> {
+    let kind = EventType::parse(&kind)
+        .ok_or_else(|| DbError::Corrupt(format!("unknown event type {kind:?}")))?;
+    Ok(StoredEvent {
+        seq,
+        id,
+        kind,
+        created_at,
+        body,
+    })
+}
+
+type DeliveryRow = (
+    String,
+    String,
+    i32,
+    Option<i32>,
+    Option<String>,
+    Option<i64>,
+    String,
+);
+
+fn delivery(
+    (url, status, attempts, last_status, last_error, next_attempt_at, event_id): DeliveryRow,
+) -> Result<Delivery, DbError> {
+    Ok(Delivery {
+        event_id,
+        url,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| DbError::Corrupt(format!("unknown delivery status {status:?}")))?,
+        attempts,
+        last_status,
+        last_error,
+        next_attempt_at,
+    })
+}
+
+#[async_trait]
+impl EventRepository for Store {
+    async fn event_seq(&self, app: &AppId, id: &str) -> Result<Option<i64>, RepositoryError> {
+        let (app, id) = (app.as_str().to_owned(), id.to_owned());
+        self.run(move |conn| {
+            Ok(events::table
+                .filter(events::app_id.eq(&app))
+                .filter(events::id.eq(&id))
+                .select(events::seq)
+                .first(conn)
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn latest_seq(&self, app: &AppId) -> Result<Option<i64>, RepositoryError> {
+        let app = app.as_str().to_owned();
+        self.run(move |conn| {
+            Ok(events::table
+                .filter(events::app_id.eq(&app))
+                .select(diesel::dsl::max(events::seq))
+                .first::<Option<i64>>(conn)?)
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        app: &AppId,
+        query: &EventQuery,
+    ) -> Result<Vec<StoredEvent>, RepositoryError> {
+        let (app, query) = (app.as_str().to_owned(), query.clone());
+        self.run(move |conn| {
+            let mut q = events::table
+                .filter(events::app_id.eq(&app))
+                .filter(events::seq.gt(query.after_seq.unwrap_or(0)))
+                .select((
+                    events::seq,
+                    events::id,
+                    events::kind,
+                    events::created_at,
+                    events::body,
+                ))
+                .order(events::seq.asc())
+                .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
+                .into_boxed();
+            if !query.types.is_empty() {
+                let types: Vec<&str> = query.types.iter().map(|t| t.as_str()).collect();
+                q = q.filter(events::kind.eq_any(types));
+            }
+            q.load::<EventRow>(conn)?.into_iter().map(stored).collect()
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
+        self.run(move |conn| {
+            let candidates: Vec<(i64, String, String, i32, i64, String, String)> =
+                deliveries::table
+                    .inner_join(events::table.on(events::seq.eq(deliveries::event_seq)))
+                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(deliveries::next_attempt_at.le(now))
+                    .filter(
+                        deliveries::lease_until
+                            .is_null()
+                            .or(deliveries::lease_until.le(now)),
+                    )
+                    .select((
+                        deliveries::event_seq,
+                        deliveries::url,
+                        deliveries::app_id,
+                        deliveries::attempts,
+                        deliveries::retry_until,
+                        events::id,
+                        events::body,
+                    ))
+                    .order((deliveries::event_seq.asc(), deliveries::url.asc()))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .load(conn)?;
+            let mut claimed = Vec::with_capacity(candidates.len());
+            for (seq, url, app, attempts, retry_until, event_id, body) in candidates {
+                // The lease is taken by a conditional update: of several servers that saw the
+                // same row due, exactly one changes it.
+                let taken = diesel::update(
+                    deliveries::table
+                        .find((seq, &url))
+                        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                        .filter(
+                            deliveries::lease_until
+                                .is_null()
+                                .or(deliveries::lease_until.le(now)),
+                        ),
+                )
+                .set(deliveries::lease_until.eq(Some(now + lease_ms)))
+                .execute(conn)?;
+                if taken == 1 {
+                    let app = AppId::new(app)
+                        .map_err(|e| DbError::Corrupt(format!("stored app ID: {e}")))?;
+                    claimed.push(ClaimedDelivery {
+                        app,
+                        event_seq: seq,
+                        event_id,
+                        url,
+                        body,
+                        attempts,
+                        retry_until,
+                    });
+                }
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn finish_attempt(
+        &self,
+        event_seq: i64,
+        url: &str,
+        outcome: &AttemptOutcome,
+    ) -> Result<(), RepositoryError> {
+        let (url, outcome) = (url.to_owned(), outcome.clone());
+        self.run(move |conn| {
+            let row = deliveries::table.find((event_seq, &url));
+            let (status, last_status, last_error, next) = match &outcome {
+                AttemptOutcome::Delivered { status } => {
+                    (DeliveryStatus::Delivered, Some(*status), None, None)
+                }
+                AttemptOutcome::Failed {
+                    status,
+                    error,
+                    next_attempt_at,
+                } => (
+                    if next_attempt_at.is_some() {
+                        DeliveryStatus::Pending
+                    } else {
+                        DeliveryStatus::Failed
+                    },
+                    *status,
+                    error.clone(),
+                    *next_attempt_at,
+                ),
+            };
+            diesel::update(row)
+                .set((
+                    deliveries::status.eq(status.as_str()),
+                    deliveries::attempts.eq(deliveries::attempts + 1),
+                    deliveries::last_status.eq(last_status),
+                    deliveries::last_error.eq(last_error),
+                    deliveries::next_attempt_at.eq(next),
+                    deliveries::lease_until.eq(None::<i64>),
+                ))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, RepositoryError> {
+        self.run(move |conn| {
+            let rows: Vec<(Option<i64>, Option<i64>)> = deliveries::table
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                .select((deliveries::next_attempt_at, deliveries::lease_until))
+                .order(deliveries::next_attempt_at.asc())
+                .limit(100)
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(next, lease)| match (next, lease) {
+                    (Some(n), Some(l)) => Some(n.max(l)),
+                    (n, None) => n,
+                    (None, l) => l,
+                })
+                .min())
+        })
+        .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        app: &AppId,
+        status: Option<DeliveryStatus>,
+        limit: usize,
+        starting_after_seq: Option<i64>,
+    ) -> Result<Vec<Delivery>, RepositoryError> {
+        let app = app.as_str().to_owned();
+        self.run(move |conn| {
+            let mut q = deliveries::table
+                .inner_join(events::table.on(events::seq.eq(deliveries::event_seq)))
+                .filter(deliveries::app_id.eq(&app))
+                .select((
+                    deliveries::url,
+                    deliveries::status,
+                    deliveries::attempts,
+                    deliveries::last_status,
+                    deliveries::last_error,
+                    deliveries::next_attempt_at,
+                    events::id,
+                ))
+                .order((deliveries::event_seq.desc(), deliveries::url.asc()))
+                .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                .into_boxed();
+            if let Some(s) = status {
+                q = q.filter(deliveries::status.eq(s.as_str()));
+            }
+            if let Some(after) = starting_after_seq {
+                q = q.filter(deliveries::event_seq.lt(after));
+            }
+            q.load::<DeliveryRow>(conn)?
+                .into_iter()
+                .map(delivery)
+                .collect()
+        })
+        .await
+    }
+
+    async fn retry_deliveries(
+        &self,
+        app: &AppId,
+        event_id: &str,
+        now: i64,
+        retry_until: i64,
+    ) -> Result<bool, RepositoryError> {
+        let (app, id) = (app.as_str().to_owned(), event_id.to_owned());
+        self.run(move |conn| {
+            let Some(seq) = events::table
+                .filter(events::app_id.eq(&app))
+                .filter(events::id.eq(&id))
+                .select(events::seq)
+                .first::<i64>(conn)
+                .optional()?
+            else {
+                return Ok(false);
+            };
+            diesel::update(
+                deliveries::table
+                    .filter(deliveries::event_seq.eq(seq))
+                    .filter(deliveries::status.eq(DeliveryStatus::Failed.as_str())),
+            )
+            .set((
+                deliveries::status.eq(DeliveryStatus::Pending.as_str()),
+                deliveries::next_attempt_at.eq(Some(now)),
+                deliveries::retry_until.eq(retry_until),
+                deliveries::lease_until.eq(None::<i64>),
+            ))
+            .execute(conn)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn prune_events(&self, before: i64) -> Result<u64, RepositoryError> {
+        self.run(move |conn| {
+            let pending = deliveries::table
+                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                .select(deliveries::event_seq);
+            let doomed: Vec<i64> = events::table
+                .filter(events::created_at.lt(before))
+                .filter(diesel::dsl::not(events::seq.eq_any(pending)))
+                .select(events::seq)
+                .limit(10_000)
+                .load(conn)?;
+            if doomed.is_empty() {
+                return Ok(0);
+            }
+            conn.transaction(|tx| {
+                diesel::delete(deliveries::table.filter(deliveries::event_seq.eq_any(&doomed)))
+                    .execute(tx)?;
+                let n = diesel::delete(events::table.filter(events::seq.eq_any(&doomed)))
+                    .execute(tx)?;
+                Ok(n as u64)
+            })
+        })
+        .await
+    }
+}
