@@ -44,7 +44,8 @@ async fn stores() -> Option<Stores> {
         conversations: store.clone(),
         messages: store.clone(),
         users: store.clone(),
-        apps: store,
+        apps: store.clone(),
+        events: store,
         cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(schema),
     })

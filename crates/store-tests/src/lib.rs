@@ -6,11 +6,13 @@
 use std::any::Any;
 use std::sync::Arc;
 
+use parley_domain::events::EventRepository;
 use parley_domain::{
     AppRepository, ConversationRepository, CursorStore, MessageRepository, UserRepository,
 };
 
 pub mod cases;
+pub mod events;
 
 /// The ports of one fresh, empty store. `guard` keeps whatever backs it (a temp dir) alive.
 pub struct Stores {
@@ -18,6 +20,7 @@ pub struct Stores {
     pub messages: Arc<dyn MessageRepository>,
     pub users: Arc<dyn UserRepository>,
     pub apps: Arc<dyn AppRepository>,
+    pub events: Arc<dyn EventRepository>,
     /// Not part of the contract: the walk test needs one to drive the listing service.
     pub cursors: Arc<dyn CursorStore>,
     pub guard: Box<dyn Any + Send>,
@@ -91,6 +94,34 @@ macro_rules! contract_suite {
             a_walk_without_a_snapshot_is_placed_as_of_the_current_one,
             a_users_unread_list_holds_only_conversations_with_unread_messages,
         );
+        $crate::event_cases!(
+            $factory;
+            events_are_stored_with_the_write_that_commits_and_not_with_one_that_fails,
+            every_write_kind_records_its_events_atomically,
+            the_log_is_ordered_filtered_paged_and_per_app,
+            a_delivery_is_claimed_by_one_deliverer_until_its_lease_runs_out,
+            attempts_are_recorded_retried_when_due_and_failed_at_the_end,
+            retry_schedules_failed_deliveries_again,
+            deliveries_are_listed_newest_event_first_by_status,
+            pruning_drops_old_settled_events_and_keeps_pending_ones,
+            concurrent_writes_are_logged_so_that_a_reader_never_skips_one,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! event_cases {
+    ($factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(stores) = $crate::Fresh::fresh($factory().await) else {
+                    return;
+                };
+                $crate::events::$case(&stores).await;
+            }
+        )+
     };
 }
 
