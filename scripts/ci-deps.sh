@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need on a fresh Debian machine, when it is missing: a C toolchain is
-# assumed (Rust needs it); this adds libpq (the PostgreSQL backend links it) and PostgreSQL's
-# server binaries (the tests start a throwaway cluster). Needs root or sudo; does nothing when
-# everything is present.
+# assumed (Rust needs it); this adds libpq (the PostgreSQL backend links it), PostgreSQL's
+# server binaries (the tests start a throwaway cluster) and Node (the webhook receiver
+# example). Needs root or sudo; does nothing when everything is present.
 set -euo pipefail
 
 need=()
@@ -10,6 +10,8 @@ need=()
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+# Node runs the documented webhook receiver example (the test falls back to Python without it).
+command -v node >/dev/null 2>&1 || need+=(nodejs)
 if [[ ${#need[@]} -eq 0 ]]; then
   exit 0
 fi

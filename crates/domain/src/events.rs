@@ -488,6 +488,19 @@ pub trait EventRepository: Send + Sync + 'static {
         event_seq: i64,
         url: &str,
         outcome: &AttemptOutcome,
+    ) -> Result<(), RepositoryError> {
+        self.finish_attempts(&[(event_seq, url.to_owned(), outcome.clone())])
+            .await
+    }
+
+    /// [`finish_attempt`](Self::finish_attempt) for several attempts (event seq, URL, outcome),
+    /// in one write.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn finish_attempts(
+        &self,
+        attempts: &[(i64, String, AttemptOutcome)],
     ) -> Result<(), RepositoryError>;
 
     /// The earliest `next_attempt_at` of a pending delivery, for the deliverer's sleep.

@@ -585,13 +585,14 @@ impl EventRepository for MemoryStore {
         Ok(self.lock()?.outbox.claim(now, lease_ms, limit))
     }
 
-    async fn finish_attempt(
+    async fn finish_attempts(
         &self,
-        event_seq: i64,
-        url: &str,
-        outcome: &AttemptOutcome,
+        attempts: &[(i64, String, AttemptOutcome)],
     ) -> Result<(), RepositoryError> {
-        self.lock()?.outbox.finish(event_seq, url, outcome);
+        let mut data = self.lock()?;
+        for (seq, url, outcome) in attempts {
+            data.outbox.finish(*seq, url, outcome);
+        }
         Ok(())
     }
 

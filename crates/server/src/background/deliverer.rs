@@ -78,7 +78,12 @@ impl Deliverer {
                 .await
             {
                 Ok(batch) if !batch.is_empty() => {
-                    join_all(batch.into_iter().map(|d| self.attempt(d))).await;
+                    let done = join_all(batch.into_iter().map(|d| self.attempt(d))).await;
+                    if let Err(e) = self.events.finish_attempts(&done).await {
+                        // The leases run out and the deliveries are attempted again: at least
+                        // once.
+                        tracing::warn!(error = %e, "cannot record delivery attempts");
+                    }
                     continue;
                 }
                 Ok(_) => {}
@@ -100,7 +105,8 @@ impl Deliverer {
         }
     }
 
-    async fn attempt(&self, d: ClaimedDelivery) {
+    /// One attempt: what to record for it.
+    async fn attempt(&self, d: ClaimedDelivery) -> (i64, String, AttemptOutcome) {
         let outcome = match self.keys.key_for(d.app.as_str()) {
             None => AttemptOutcome::Failed {
                 status: None,
@@ -112,14 +118,7 @@ impl Deliverer {
         if let AttemptOutcome::Failed { status, error, .. } = &outcome {
             tracing::info!(event = %d.event_id, url = %d.url, ?status, ?error, "webhook delivery failed");
         }
-        if let Err(e) = self
-            .events
-            .finish_attempt(d.event_seq, &d.url, &outcome)
-            .await
-        {
-            // The lease runs out and the delivery is attempted again: at least once.
-            tracing::warn!(error = %e, event = %d.event_id, "cannot record a delivery attempt");
-        }
+        (d.event_seq, d.url, outcome)
     }
 
     async fn post(&self, d: &ClaimedDelivery, secret: &str) -> AttemptOutcome {

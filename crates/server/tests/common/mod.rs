@@ -3,6 +3,8 @@
 //! blocking HTTP client.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

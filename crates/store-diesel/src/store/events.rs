@@ -86,6 +86,44 @@ fn delivery(
     })
 }
 
+fn finish(
+    tx: &mut DbConnection,
+    event_seq: i64,
+    url: &str,
+    outcome: &AttemptOutcome,
+) -> Result<(), DbError> {
+    let (status, last_status, last_error, next) = match outcome {
+        AttemptOutcome::Delivered { status } => {
+            (DeliveryStatus::Delivered, Some(*status), None, None)
+        }
+        AttemptOutcome::Failed {
+            status,
+            error,
+            next_attempt_at,
+        } => (
+            if next_attempt_at.is_some() {
+                DeliveryStatus::Pending
+            } else {
+                DeliveryStatus::Failed
+            },
+            *status,
+            error.clone(),
+            *next_attempt_at,
+        ),
+    };
+    diesel::update(deliveries::table.find((event_seq, url)))
+        .set((
+            deliveries::status.eq(status.as_str()),
+            deliveries::attempts.eq(deliveries::attempts + 1),
+            deliveries::last_status.eq(last_status),
+            deliveries::last_error.eq(last_error),
+            deliveries::next_attempt_at.eq(next),
+            deliveries::lease_until.eq(None::<i64>),
+        ))
+        .execute(tx)?;
+    Ok(())
+}
+
 #[async_trait]
 impl EventRepository for Store {
     async fn event_seq(&self, app: &AppId, id: &str) -> Result<Option<i64>, RepositoryError> {
@@ -147,103 +185,26 @@ impl EventRepository for Store {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
-        self.run(move |conn| {
-            let candidates: Vec<(i64, String, String, i32, i64, String, String)> =
-                deliveries::table
-                    .inner_join(events::table.on(events::seq.eq(deliveries::event_seq)))
-                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-                    .filter(deliveries::next_attempt_at.le(now))
-                    .filter(
-                        deliveries::lease_until
-                            .is_null()
-                            .or(deliveries::lease_until.le(now)),
-                    )
-                    .select((
-                        deliveries::event_seq,
-                        deliveries::url,
-                        deliveries::app_id,
-                        deliveries::attempts,
-                        deliveries::retry_until,
-                        events::id,
-                        events::body,
-                    ))
-                    .order((deliveries::event_seq.asc(), deliveries::url.asc()))
-                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
-                    .load(conn)?;
-            let mut claimed = Vec::with_capacity(candidates.len());
-            for (seq, url, app, attempts, retry_until, event_id, body) in candidates {
-                // The lease is taken by a conditional update: of several servers that saw the
-                // same row due, exactly one changes it.
-                let taken = diesel::update(
-                    deliveries::table
-                        .find((seq, &url))
-                        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-                        .filter(
-                            deliveries::lease_until
-                                .is_null()
-                                .or(deliveries::lease_until.le(now)),
-                        ),
-                )
-                .set(deliveries::lease_until.eq(Some(now + lease_ms)))
-                .execute(conn)?;
-                if taken == 1 {
-                    let app = AppId::new(app)
-                        .map_err(|e| DbError::Corrupt(format!("stored app ID: {e}")))?;
-                    claimed.push(ClaimedDelivery {
-                        app,
-                        event_seq: seq,
-                        event_id,
-                        url,
-                        body,
-                        attempts,
-                        retry_until,
-                    });
-                }
-            }
-            Ok(claimed)
+        // One write transaction: one commit for the whole batch of leases.
+        self.run_write(move |conn| {
+            super::write_tx(&mut *conn, |conn| claim(conn, now, lease_ms, limit))
         })
         .await
     }
 
-    async fn finish_attempt(
+    async fn finish_attempts(
         &self,
-        event_seq: i64,
-        url: &str,
-        outcome: &AttemptOutcome,
+        attempts: &[(i64, String, AttemptOutcome)],
     ) -> Result<(), RepositoryError> {
-        let (url, outcome) = (url.to_owned(), outcome.clone());
-        self.run(move |conn| {
-            let row = deliveries::table.find((event_seq, &url));
-            let (status, last_status, last_error, next) = match &outcome {
-                AttemptOutcome::Delivered { status } => {
-                    (DeliveryStatus::Delivered, Some(*status), None, None)
+        let attempts = attempts.to_vec();
+        // One transaction for the batch: one commit (one fsync on SQLite) for many attempts.
+        self.run_write(move |conn| {
+            super::write_tx(&mut *conn, |tx| {
+                for (event_seq, url, outcome) in &attempts {
+                    finish(tx, *event_seq, url, outcome)?;
                 }
-                AttemptOutcome::Failed {
-                    status,
-                    error,
-                    next_attempt_at,
-                } => (
-                    if next_attempt_at.is_some() {
-                        DeliveryStatus::Pending
-                    } else {
-                        DeliveryStatus::Failed
-                    },
-                    *status,
-                    error.clone(),
-                    *next_attempt_at,
-                ),
-            };
-            diesel::update(row)
-                .set((
-                    deliveries::status.eq(status.as_str()),
-                    deliveries::attempts.eq(deliveries::attempts + 1),
-                    deliveries::last_status.eq(last_status),
-                    deliveries::last_error.eq(last_error),
-                    deliveries::next_attempt_at.eq(next),
-                    deliveries::lease_until.eq(None::<i64>),
-                ))
-                .execute(conn)?;
-            Ok(())
+                Ok(())
+            })
         })
         .await
     }
@@ -364,5 +325,70 @@ impl EventRepository for Store {
             })
         })
         .await
+    }
+}
+
+fn claim(
+    conn: &mut DbConnection,
+    now: i64,
+    lease_ms: i64,
+    limit: usize,
+) -> Result<Vec<ClaimedDelivery>, DbError> {
+    {
+        {
+            let candidates: Vec<(i64, String, String, i32, i64, String, String)> =
+                deliveries::table
+                    .inner_join(events::table.on(events::seq.eq(deliveries::event_seq)))
+                    .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(deliveries::next_attempt_at.le(now))
+                    .filter(
+                        deliveries::lease_until
+                            .is_null()
+                            .or(deliveries::lease_until.le(now)),
+                    )
+                    .select((
+                        deliveries::event_seq,
+                        deliveries::url,
+                        deliveries::app_id,
+                        deliveries::attempts,
+                        deliveries::retry_until,
+                        events::id,
+                        events::body,
+                    ))
+                    .order((deliveries::event_seq.asc(), deliveries::url.asc()))
+                    .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+                    .load(conn)?;
+            let mut claimed = Vec::with_capacity(candidates.len());
+            for (seq, url, app, attempts, retry_until, event_id, body) in candidates {
+                // The lease is taken by a conditional update: of several servers that saw the
+                // same row due, exactly one changes it.
+                let taken = diesel::update(
+                    deliveries::table
+                        .find((seq, &url))
+                        .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                        .filter(
+                            deliveries::lease_until
+                                .is_null()
+                                .or(deliveries::lease_until.le(now)),
+                        ),
+                )
+                .set(deliveries::lease_until.eq(Some(now + lease_ms)))
+                .execute(conn)?;
+                if taken == 1 {
+                    let app = AppId::new(app)
+                        .map_err(|e| DbError::Corrupt(format!("stored app ID: {e}")))?;
+                    claimed.push(ClaimedDelivery {
+                        app,
+                        event_seq: seq,
+                        event_id,
+                        url,
+                        body,
+                        attempts,
+                        retry_until,
+                    });
+                }
+            }
+            Ok(claimed)
+        }
     }
 }
