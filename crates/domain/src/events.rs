@@ -17,6 +17,7 @@ use crate::conversation::{Conversation, Participant};
 use crate::error::{Invalid, InvalidCode, RepositoryError, ServiceError};
 use crate::ids::{AppId, UserId};
 use crate::message::{random_base62, Message};
+use crate::ports::{MessageRepository, UserRepository};
 use crate::user::User;
 
 /// The kinds of event. The first seven are TalkJS's webhook events; the others are Parley's,
@@ -101,7 +102,8 @@ impl fmt::Display for EventType {
     }
 }
 
-/// The sender of a message event: the user, or only an ID when no such user exists.
+/// The sender (or the recipient) of a message event: the user, or only an ID when no such user
+/// exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Sender {
     User(Box<User>),
@@ -120,6 +122,12 @@ pub enum EventData {
         conversation: Conversation,
         message: Message,
         sender: Option<Sender>,
+    },
+    /// `message.read`: `recipient` is the participant who read it.
+    Read {
+        conversation: Conversation,
+        message: Message,
+        recipient: Sender,
     },
     /// `user.created`, `.updated`.
     User { user: User },
@@ -339,6 +347,90 @@ pub fn conversation_changes(
         }
     }
     out
+}
+
+/// What `message.*` events look up: the sender or recipient as a user, and what a move of a
+/// participant's `readUntil` newly covered.
+#[derive(Clone)]
+pub struct ReadLookup {
+    pub messages: Arc<dyn MessageRepository>,
+    pub users: Arc<dyn UserRepository>,
+}
+
+impl fmt::Debug for ReadLookup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ReadLookup").finish_non_exhaustive()
+    }
+}
+
+impl ReadLookup {
+    /// The user `id`, or a stub when no such user exists.
+    ///
+    /// # Errors
+    /// Storage.
+    pub async fn person(&self, app: &AppId, id: &UserId) -> Result<Sender, RepositoryError> {
+        Ok(match self.users.find_user(app, id).await? {
+            Some(found) => Sender::User(Box::new(found.value)),
+            None => Sender::Unknown(id.clone()),
+        })
+    }
+
+    /// `message.read` for `user` whose `readUntil` moves from `from` to `to` in `conversation`
+    /// (as it is after the move): one event for the newest message of others it newly covers.
+    /// `readUntil` never moves backwards, so a message is covered for a participant once, ever.
+    ///
+    /// # Errors
+    /// Storage.
+    pub async fn read_change(
+        &self,
+        app: &AppId,
+        conversation: &Conversation,
+        user: &UserId,
+        from: i64,
+        to: i64,
+    ) -> Result<Option<(EventType, EventData)>, RepositoryError> {
+        if to <= from {
+            return Ok(None);
+        }
+        let Some(message) = self
+            .messages
+            .newest_read_by_move(app, &conversation.id, user, from, to)
+            .await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some((
+            EventType::MessageRead,
+            EventData::Read {
+                conversation: conversation.clone(),
+                message,
+                recipient: self.person(app, user).await?,
+            },
+        )))
+    }
+
+    /// The `message.read` events of a conversation write: one per participant whose
+    /// `readUntil` moved forward onto messages of others.
+    ///
+    /// # Errors
+    /// Storage.
+    pub async fn read_changes(
+        &self,
+        app: &AppId,
+        before: &Conversation,
+        after: &Conversation,
+    ) -> Result<Vec<(EventType, EventData)>, RepositoryError> {
+        let mut out = Vec::new();
+        for (user, p) in &after.participants {
+            if let Some(old) = before.participants.get(user) {
+                out.extend(
+                    self.read_change(app, after, user, old.read_until, p.read_until)
+                        .await?,
+                );
+            }
+        }
+        Ok(out)
+    }
 }
 
 /// The event of a user write: `user.created` for a new user, `user.updated` for a change.

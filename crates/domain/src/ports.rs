@@ -241,6 +241,21 @@ pub trait MessageRepository: Send + Sync + 'static {
         events: &[NewEvent],
     ) -> Result<(), RepositoryError>;
 
+    /// The newest live message of the conversation created after `after` and at or before
+    /// `until` that `user` did not send (system messages included): what a move of `user`'s
+    /// `readUntil` from `after` to `until` newly covers.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn newest_read_by_move(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        user: &UserId,
+        after: i64,
+        until: i64,
+    ) -> Result<Option<Message>, RepositoryError>;
+
     /// For each (conversation, readUntil): how many live messages of that conversation are newer
     /// than readUntil and not sent by `user`. Counts only those messages, not the history.
     ///

@@ -6,7 +6,7 @@ use crate::clock::Clock;
 use crate::conversation::{Access, Conversation, ConversationPatch, Join, ParticipantPatch};
 use crate::error::{Invalid, InvalidCode, Problems, RepositoryError, ServiceError};
 use crate::events::{
-    conversation_changes, user_change, EventData, EventRecorder, EventType, NewEvent, Sender,
+    conversation_changes, user_change, EventData, EventRecorder, EventType, NewEvent, ReadLookup,
 };
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::legacy::LegacyKey;
@@ -31,7 +31,7 @@ pub struct ConversationService {
     cursors: Arc<dyn CursorStore>,
     clock: Arc<dyn Clock>,
     limits: Limits,
-    events: Option<EventRecorder>,
+    events: Option<(EventRecorder, ReadLookup)>,
 }
 
 /// The encoded events of a change, or none when events are not recorded.
@@ -70,10 +70,11 @@ impl ConversationService {
         }
     }
 
-    /// Records the events of every write with `recorder`.
+    /// Records the events of every write with `recorder`; `message.read` looks up with
+    /// `lookup`.
     #[must_use]
-    pub fn with_events(mut self, recorder: EventRecorder) -> Self {
-        self.events = Some(recorder);
+    pub fn with_events(mut self, recorder: EventRecorder, lookup: ReadLookup) -> Self {
+        self.events = Some((recorder, lookup));
         self
     }
 
@@ -82,9 +83,26 @@ impl ConversationService {
     }
 
     fn committed(&self, events: &[NewEvent]) {
-        if let Some(recorder) = &self.events {
+        if let Some((recorder, _)) = &self.events {
             recorder.committed(events);
         }
+    }
+
+    /// The encoded events of a conversation write.
+    async fn changes(
+        &self,
+        app: &AppId,
+        before: Option<&Conversation>,
+        after: &Conversation,
+    ) -> Result<Vec<NewEvent>, ServiceError> {
+        let Some((recorder, lookup)) = &self.events else {
+            return Ok(Vec::new());
+        };
+        let mut changes = conversation_changes(before, after);
+        if let Some(before) = before {
+            changes.extend(lookup.read_changes(app, before, after).await?);
+        }
+        Ok(record(Some(recorder), app, changes))
     }
 
     /// The conversation, or `NotFound`.
@@ -148,11 +166,7 @@ impl ConversationService {
                 return Ok(());
             }
             let before = current.as_ref().map(|c| &c.value);
-            let events = record(
-                self.events.as_ref(),
-                app,
-                conversation_changes(before, &next),
-            );
+            let events = self.changes(app, before, &next).await?;
             let outcome = match &current {
                 None => self.repo.insert_recording(app, &next, &events).await,
                 Some(current) => {
@@ -270,7 +284,7 @@ impl ConversationService {
     pub async fn delete(&self, app: &AppId, id: &ConversationId) -> Result<(), ServiceError> {
         let events = match &self.events {
             None => Vec::new(),
-            Some(recorder) => {
+            Some((recorder, _)) => {
                 let Some(found) = self.repo.find(app, id).await? else {
                     return Err(ServiceError::NotFound("conversation"));
                 };
@@ -384,7 +398,7 @@ pub struct MessageService {
     clock: Arc<dyn Clock>,
     limits: Limits,
     /// The recorder, and where the senders of message events are looked up.
-    events: Option<(EventRecorder, Arc<dyn UserRepository>)>,
+    events: Option<(EventRecorder, ReadLookup)>,
 }
 
 impl std::fmt::Debug for MessageService {
@@ -409,10 +423,11 @@ impl MessageService {
         }
     }
 
-    /// Records the events of every write with `recorder`; senders are read from `users`.
+    /// Records the events of every write with `recorder`; senders and what a send marks as
+    /// read are looked up with `lookup`.
     #[must_use]
-    pub fn with_events(mut self, recorder: EventRecorder, users: Arc<dyn UserRepository>) -> Self {
-        self.events = Some((recorder, users));
+    pub fn with_events(mut self, recorder: EventRecorder, lookup: ReadLookup) -> Self {
+        self.events = Some((recorder, lookup));
         self
     }
 
@@ -422,19 +437,64 @@ impl MessageService {
         }
     }
 
-    /// The sender of a message event: `None` for a SystemMessage.
-    async fn sender(
-        users: &dyn UserRepository,
+    /// `message.read` for each sender whose `readUntil` the send moves onto messages of others:
+    /// stored ones, or ones earlier in the same request. Added to the events of the sender's
+    /// last message, so they are stored only if that message is.
+    async fn read_by_sending(
+        &self,
         app: &AppId,
-        message: &Message,
-    ) -> Result<Option<Sender>, ServiceError> {
-        let Some(id) = &message.sender else {
-            return Ok(None);
+        before: &Conversation,
+        after: &Conversation,
+        records: &[MessageRecord],
+        events: &mut [Vec<NewEvent>],
+    ) -> Result<(), ServiceError> {
+        let Some((recorder, lookup)) = &self.events else {
+            return Ok(());
         };
-        Ok(Some(match users.find_user(app, id).await? {
-            Some(found) => Sender::User(Box::new(found.value)),
-            None => Sender::Unknown(id.clone()),
-        }))
+        let mut senders: Vec<&UserId> = records
+            .iter()
+            .filter_map(|r| r.message.sender.as_ref())
+            .collect();
+        senders.sort();
+        senders.dedup();
+        for sender in senders {
+            let (Some(old), Some(new)) = (
+                before.participants.get(sender),
+                after.participants.get(sender),
+            ) else {
+                continue;
+            };
+            let Some(last) = records
+                .iter()
+                .rposition(|r| r.message.sender.as_ref() == Some(sender))
+            else {
+                continue;
+            };
+            let earlier = records[..last].iter().rev().find(|r| {
+                r.message.sender.as_ref() != Some(sender)
+                    && r.message.created_at > old.read_until
+                    && r.message.created_at <= new.read_until
+            });
+            let change = match earlier {
+                Some(r) => Some((
+                    EventType::MessageRead,
+                    EventData::Read {
+                        conversation: after.clone(),
+                        message: r.message.clone(),
+                        recipient: lookup.person(app, sender).await?,
+                    },
+                )),
+                None => {
+                    lookup
+                        .read_change(app, after, sender, old.read_until, new.read_until)
+                        .await?
+                }
+            };
+            if let Some(change) = change {
+                events[last].extend(recorder.record(app, vec![change]));
+            }
+        }
+        Ok(())
     }
 
     /// A `message.*` event of `message` in `conversation`.
@@ -445,10 +505,13 @@ impl MessageService {
         conversation: Conversation,
         message: Message,
     ) -> Result<Vec<NewEvent>, ServiceError> {
-        let Some((recorder, users)) = &self.events else {
+        let Some((recorder, lookup)) = &self.events else {
             return Ok(Vec::new());
         };
-        let sender = Self::sender(users.as_ref(), app, &message).await?;
+        let sender = match &message.sender {
+            None => None,
+            Some(id) => Some(lookup.person(app, id).await?),
+        };
         Ok(recorder.record(
             app,
             vec![(
@@ -546,6 +609,8 @@ impl MessageService {
                         .await?,
                 );
             }
+            self.read_by_sending(app, &conversation, &after, &records, &mut events)
+                .await?;
             match self
                 .messages
                 .insert_messages_recording(

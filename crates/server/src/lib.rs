@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use parley_domain::events::{EventRecorder, EventRepository, EventService};
+use parley_domain::events::{EventRecorder, EventRepository, EventService, ReadLookup};
 use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
     MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
@@ -170,20 +170,24 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         retry_ms,
     )
     .with_signal(bus.clone());
+    let lookup = ReadLookup {
+        messages: ports.messages.clone(),
+        users: ports.users.clone(),
+    };
     let conversations = ConversationService::new(
         ports.conversations.clone(),
         ports.cursors,
         clock.clone(),
         settings.limits(),
     )
-    .with_events(recorder.clone());
+    .with_events(recorder.clone(), lookup.clone());
     let messages = MessageService::new(
         ports.conversations,
         ports.messages.clone(),
         clock.clone(),
         settings.limits(),
     )
-    .with_events(recorder.clone(), ports.users.clone());
+    .with_events(recorder.clone(), lookup);
     let users = UserService::new(
         ports.users,
         ports.messages,

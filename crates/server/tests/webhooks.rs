@@ -633,3 +633,66 @@ fn two_servers_on_postgresql_deliver_each_event_once_and_stream_each_others_even
     assert_eq!(streamed, expected);
     drop((a, b));
 }
+
+#[test]
+fn moving_read_until_over_messages_of_others_is_one_message_read_per_message_and_reader() {
+    let (server, _dir) = TestServer::fresh();
+    let api = server.api();
+    api.put("/users/me", &json!({"name": "Me"})).ok_empty();
+    api.put("/conversations/c", &json!({"participants": ["me", "you"]}))
+        .ok_empty();
+    common::pause();
+    let sent = |sender: &str, text: &str| {
+        let resp = api.post(
+            "/conversations/c/messages",
+            &json!([{"text": text, "sender": sender, "type": "UserMessage"}]),
+        );
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        common::pause();
+        resp.json()[0]["id"].as_str().unwrap().to_string()
+    };
+    let first = sent("you", "one");
+    let second = sent("you", "two");
+    // A PATCH moving readUntil over both: one event, for the newest.
+    api.patch(
+        "/conversations/c/participants/me",
+        &json!({"readUntil": common::now_ms()}),
+    )
+    .ok_empty();
+    // Moving it again over nothing new: none.
+    common::pause();
+    api.patch(
+        "/conversations/c/participants/me",
+        &json!({"readUntil": common::now_ms()}),
+    )
+    .ok_empty();
+    let third = sent("you", "three");
+    // Sending moves the sender's readUntil over what came before: one event for "three".
+    sent("me", "reply");
+    let log = api.fetch("/events?types=message.read");
+    let reads = log["data"].as_array().unwrap();
+    let shown: Vec<_> = reads
+        .iter()
+        .map(|e| {
+            (
+                e["data"]["message"]["id"].as_str().unwrap().to_string(),
+                e["data"]["recipient"]["id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (second.clone(), "me".to_string()),
+            (third.clone(), "me".to_string())
+        ],
+        "{log}"
+    );
+    assert_ne!(first, second);
+    // The recipient is the user as GET returns it; the message shows it read by them.
+    assert_eq!(reads[0]["data"]["recipient"], api.fetch("/users/me"));
+    assert_eq!(reads[0]["data"]["message"]["readBy"], json!(["me"]));
+    assert_eq!(reads[0]["data"]["conversation"]["id"], "c");
+    // Nobody reads their own messages.
+    assert!(reads.iter().all(|e| e["data"]["recipient"]["id"] != "you"));
+}

@@ -420,6 +420,28 @@ impl MessageRepository for MemoryStore {
         }
     }
 
+    async fn newest_read_by_move(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        user: &UserId,
+        after: i64,
+        until: i64,
+    ) -> Result<Option<Message>, RepositoryError> {
+        let data = self.lock()?;
+        Ok(data.messages.get(&key(app, conversation)).and_then(|all| {
+            all.iter()
+                .rev()
+                .find(|s| {
+                    s.live()
+                        && s.message.created_at > after
+                        && s.message.created_at <= until
+                        && s.message.sender.as_ref() != Some(user)
+                })
+                .map(|s| s.message.clone())
+        }))
+    }
+
     async fn unread_counts(
         &self,
         app: &AppId,

@@ -644,12 +644,13 @@ pub async fn concurrent_writes_are_logged_so_that_a_reader_never_skips_one(s: &S
             Arc::new(SystemClock),
             parley_domain::Limits::default(),
         )
-        .with_events(EventRecorder::new(
-            Arc::new(Plain),
-            BTreeMap::new(),
-            Arc::new(SystemClock),
-            0,
-        )),
+        .with_events(
+            EventRecorder::new(Arc::new(Plain), BTreeMap::new(), Arc::new(SystemClock), 0),
+            parley_domain::events::ReadLookup {
+                messages: s.messages.clone(),
+                users: s.users.clone(),
+            },
+        ),
     );
     let writers: Vec<_> = (0..8)
         .map(|w| {
@@ -710,4 +711,59 @@ impl parley_domain::events::EventEncoder for Plain {
     fn encode(&self, event: &parley_domain::events::Event) -> String {
         format!("{{\"id\":\"{}\",\"type\":\"{}\"}}", event.id, event.kind)
     }
+}
+
+pub async fn a_read_until_move_finds_the_newest_message_of_others_it_covers(s: &Stores) {
+    let a = app("a");
+    s.conversations
+        .insert(&a, &conversation("c", &["me", "you"]))
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for (sender, at) in [
+        (Some("you"), 10),
+        (None, 20),
+        (Some("me"), 30),
+        (Some("you"), 40),
+    ] {
+        let mut r = message("c", &format!("at {at}"), at);
+        if let Some(sender) = sender {
+            r.message.kind = MessageKind::User;
+            r.message.sender = Some(uid(sender));
+        }
+        records.push(r);
+    }
+    s.messages
+        .insert_messages(&a, &cid("c"), &records, 0)
+        .await
+        .unwrap();
+    let found = |after, until| {
+        let messages = s.messages.clone();
+        async move {
+            messages
+                .newest_read_by_move(&app("a"), &cid("c"), &uid("me"), after, until)
+                .await
+                .unwrap()
+                .map(|m| m.text)
+        }
+    };
+    assert_eq!(found(0, 100).await.as_deref(), Some("at 40"));
+    // Own messages do not count; system messages do.
+    assert_eq!(found(0, 39).await.as_deref(), Some("at 20"));
+    assert_eq!(found(20, 39).await, None);
+    assert_eq!(found(0, 10).await.as_deref(), Some("at 10"));
+    assert_eq!(found(10, 10).await, None);
+    // Deleted messages are not read.
+    s.messages
+        .delete_message(&a, &cid("c"), &records[3].message.id)
+        .await
+        .unwrap();
+    assert_eq!(found(30, 100).await, None);
+    assert_eq!(
+        s.messages
+            .newest_read_by_move(&a, &cid("other"), &uid("me"), 0, 100)
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -105,6 +105,7 @@ macro_rules! contract_suite {
             deliveries_are_listed_newest_event_first_by_status,
             pruning_drops_old_settled_events_and_keeps_pending_ones,
             concurrent_writes_are_logged_so_that_a_reader_never_skips_one,
+            a_read_until_move_finds_the_newest_message_of_others_it_covers,
         );
     };
 }

@@ -100,6 +100,16 @@ fn unknown_user(id: &UserId) -> Value {
     value
 }
 
+/// A sender or recipient: the User object, or the stub of an unknown user.
+fn person(who: &Sender) -> Value {
+    match who {
+        Sender::User(user) => {
+            serde_json::to_value(UserView::from(user.as_ref())).unwrap_or(Value::Null)
+        }
+        Sender::Unknown(id) => unknown_user(id),
+    }
+}
+
 fn data_json(data: &EventData) -> Value {
     let json = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
     match data {
@@ -113,11 +123,16 @@ fn data_json(data: &EventData) -> Value {
         } => serde_json::json!({
             "conversation": json(serde_json::to_value(ConversationView::from(conversation))),
             "message": json(serde_json::to_value(MessageView::new(message, conversation))),
-            "sender": match sender {
-                None => Value::Null,
-                Some(Sender::User(user)) => json(serde_json::to_value(UserView::from(user.as_ref()))),
-                Some(Sender::Unknown(id)) => unknown_user(id),
-            },
+            "sender": sender.as_ref().map_or(Value::Null, person),
+        }),
+        EventData::Read {
+            conversation,
+            message,
+            recipient,
+        } => serde_json::json!({
+            "conversation": json(serde_json::to_value(ConversationView::from(conversation))),
+            "message": json(serde_json::to_value(MessageView::new(message, conversation))),
+            "recipient": person(recipient),
         }),
         EventData::User { user } => serde_json::json!({
             "user": json(serde_json::to_value(UserView::from(user))),

@@ -360,6 +360,40 @@ impl MessageRepository for Store {
         .await
     }
 
+    async fn newest_read_by_move(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        user: &UserId,
+        after: i64,
+        until: i64,
+    ) -> Result<Option<Message>, RepositoryError> {
+        let (app, conversation, user) = (
+            app.as_str().to_owned(),
+            conversation.as_str().to_owned(),
+            user.as_str().to_owned(),
+        );
+        self.run(move |conn| {
+            let row: Option<MessageRow> = messages::table
+                .filter(messages::app_id.eq(&app))
+                .filter(messages::conversation_id.eq(&conversation))
+                .filter(messages::deleted_seq.is_null())
+                .filter(messages::created_at.gt(after))
+                .filter(messages::created_at.le(until))
+                .filter(
+                    messages::sender_id
+                        .is_null()
+                        .or(messages::sender_id.ne(&user)),
+                )
+                .order(messages::seq.desc())
+                .select(MessageRow::as_select())
+                .first(conn)
+                .optional()?;
+            row.map(MessageRow::into_domain).transpose()
+        })
+        .await
+    }
+
     async fn unread_counts(
         &self,
         app: &AppId,
