@@ -86,7 +86,15 @@ seed on
 start off
 OFF=$(post_rate)
 stop
+# With the webhook receiver only, then with an SSE stream reader too (both on this machine's
+# two cores with the server and wrk).
 start on webhooks
+target/release/parley-event-latency receive --listen "127.0.0.1:$HOOK_PORT" \
+  --seconds $((SECONDS_PER_RUN + 3)) >"$DIR/events-hook-only.out" &
+HOOK_PID=$!
+sleep 1
+HOOK=$(post_rate)
+wait "$HOOK_PID"
 target/release/parley-event-latency receive --listen "127.0.0.1:$HOOK_PORT" \
   --seconds $((SECONDS_PER_RUN + 6)) >"$DIR/events-hook.out" &
 HOOK_PID=$!
@@ -102,6 +110,10 @@ start off
 OFF2=$(post_rate)
 stop
 printf 'POST one message without webhooks         %10s req/s (before), %s req/s (after)\n' "$OFF" "$OFF2"
+ratio() { awk -v a="$1" -v b="$OFF" -v c="$OFF2" 'BEGIN {printf "%.1f%%", 200 * a / (b + c)}'; }
 printf 'POST one message, webhook on message.sent %10s req/s   (%s of the mean rate without)\n' \
-  "$ON" "$(awk -v a="$ON" -v b="$OFF" -v c="$OFF2" 'BEGIN {printf "%.1f%%", 200 * a / (b + c)}')"
+  "$HOOK" "$(ratio "$HOOK")"
+printf '  the same, and an SSE stream reader       %10s req/s   (%s of the mean rate without)\n' \
+  "$ON" "$(ratio "$ON")"
+echo "webhook only: $(cat "$DIR/events-hook-only.out")"
 cat "$DIR/events-hook.out" "$DIR/events-stream.out"

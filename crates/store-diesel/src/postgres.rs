@@ -64,6 +64,19 @@ where
     conn.transaction(f)
 }
 
+/// A write transaction whose commit does not wait for the WAL flush: for bookkeeping whose loss
+/// in a crash is harmless (delivery leases and outcomes: a lost one means one more attempt).
+/// Later synchronous commits flush it with theirs.
+pub(crate) fn relaxed_write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    conn.transaction(|tx| {
+        diesel::sql_query("SET LOCAL synchronous_commit = off").execute(tx)?;
+        f(tx)
+    })
+}
+
 /// A read transaction that sees one snapshot (REPEATABLE READ, read only): the activity
 /// counter, a page and its conversations agree, as on SQLite.
 pub(crate) fn read_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>

@@ -55,6 +55,28 @@ where
     conn.immediate_transaction(f)
 }
 
+/// A write transaction committed without an fsync: for bookkeeping whose loss in a power cut is
+/// harmless (delivery leases and outcomes: a lost one means one more attempt). In WAL mode this
+/// cannot corrupt the database, and the next synchronous commit's fsync covers it as well.
+pub(crate) fn relaxed_write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
+{
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Level {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        synchronous: i32,
+    }
+    let level = diesel::sql_query("PRAGMA synchronous")
+        .get_result::<Level>(conn)?
+        .synchronous;
+    conn.batch_execute("PRAGMA synchronous = OFF")?;
+    let result = conn.immediate_transaction(f);
+    conn.batch_execute(&format!("PRAGMA synchronous = {level}"))?;
+    result
+}
+
 /// A read transaction: SQLite's reads in one transaction see one snapshot of the database.
 pub(crate) fn read_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
 where

@@ -17,6 +17,10 @@ use tokio::sync::watch;
 const BATCH: usize = 64;
 /// The longest the deliverer sleeps without looking at the outbox.
 const POLL: Duration = Duration::from_secs(1);
+/// After a wake-up, how long the deliverer lets more commits arrive before it claims: under
+/// load one claim (one write transaction) then serves many events instead of one each, which
+/// would compete with the writes themselves for the database.
+const GATHER: Duration = Duration::from_millis(10);
 
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -78,13 +82,17 @@ impl Deliverer {
                 .await
             {
                 Ok(batch) if !batch.is_empty() => {
+                    let full = batch.len() == BATCH;
                     let done = join_all(batch.into_iter().map(|d| self.attempt(d))).await;
                     if let Err(e) = self.events.finish_attempts(&done).await {
                         // The leases run out and the deliveries are attempted again: at least
                         // once.
                         tracing::warn!(error = %e, "cannot record delivery attempts");
                     }
-                    continue;
+                    if full {
+                        // More are waiting: claim them at once.
+                        continue;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "cannot read the outbox; retrying"),
@@ -99,6 +107,8 @@ impl Deliverer {
                         // The bus is gone: the server is shutting down.
                         return;
                     }
+                    tokio::time::sleep(GATHER).await;
+                    wake.borrow_and_update();
                 }
                 () = tokio::time::sleep(wait) => {}
             }

@@ -187,7 +187,7 @@ impl EventRepository for Store {
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
         // One write transaction: one commit for the whole batch of leases.
         self.run_write(move |conn| {
-            super::write_tx(&mut *conn, |conn| claim(conn, now, lease_ms, limit))
+            super::relaxed_write_tx(&mut *conn, |conn| claim(conn, now, lease_ms, limit))
         })
         .await
     }
@@ -199,7 +199,7 @@ impl EventRepository for Store {
         let attempts = attempts.to_vec();
         // One transaction for the batch: one commit (one fsync on SQLite) for many attempts.
         self.run_write(move |conn| {
-            super::write_tx(&mut *conn, |tx| {
+            super::relaxed_write_tx(&mut *conn, |tx| {
                 for (event_seq, url, outcome) in &attempts {
                     finish(tx, *event_seq, url, outcome)?;
                 }
