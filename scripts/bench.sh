@@ -162,3 +162,6 @@ if [[ -n "$DB_URL" ]]; then
   kill "$PARLEY_PID2"; wait "$PARLEY_PID2" 2>/dev/null || true
 fi
 stop_parley
+
+echo "== events and webhooks"
+BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts/bench-events.sh
