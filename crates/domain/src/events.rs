@@ -669,7 +669,13 @@ impl EventService {
     /// [`ServiceError::Invalid`] naming `param` for an event the app does not have (or no longer
     /// keeps); storage.
     pub async fn position(&self, app: &AppId, id: &str, param: &str) -> Result<i64, ServiceError> {
-        self.repo.event_seq(app, id).await?.ok_or_else(|| {
+        // No stored ID has control characters (and PostgreSQL cannot even compare U+0000).
+        let known = if id.chars().any(char::is_control) {
+            None
+        } else {
+            self.repo.event_seq(app, id).await?
+        };
+        known.ok_or_else(|| {
             Invalid::field(
                 InvalidCode::InvalidField,
                 param,
@@ -723,10 +729,11 @@ impl EventService {
     /// `NotFound("event")`; storage.
     pub async fn retry(&self, app: &AppId, id: &str) -> Result<(), ServiceError> {
         let now = self.clock.now_ms();
-        if self
-            .repo
-            .retry_deliveries(app, id, now, now + self.retry_ms)
-            .await?
+        if !id.chars().any(char::is_control)
+            && self
+                .repo
+                .retry_deliveries(app, id, now, now + self.retry_ms)
+                .await?
         {
             Ok(())
         } else {

@@ -222,8 +222,12 @@ impl Settings {
                         .collect::<anyhow::Result<_>>()?,
                 ),
             };
-            let mut hooks = Vec::new();
+            let mut hooks: Vec<Webhook> = Vec::new();
             for url in &cfg.webhooks.urls {
+                // A URL listed twice gets each event once.
+                if hooks.iter().any(|h| &h.url == url) {
+                    continue;
+                }
                 let parsed = reqwest::Url::parse(url)
                     .with_context(|| format!("apps.{app}.webhooks.urls: `{url}` is not a URL"))?;
                 if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {

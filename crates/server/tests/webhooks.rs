@@ -515,6 +515,13 @@ fn a_webhook_url_that_is_not_http_is_a_start_up_error_naming_the_app() {
         assert!(err.contains(&format!("apps.{APP}.webhooks")), "{err}");
         assert!(err.contains(why), "{err}");
     }
+    // A URL listed twice is one webhook: each event is delivered to it once.
+    let twice = config_file(dir.path(), "memory://", &["http://x/h", "http://x/h"]);
+    let hooks = parley_server::Settings::load(Some(&twice))
+        .unwrap()
+        .webhooks()
+        .unwrap();
+    assert_eq!(hooks.values().next().unwrap().len(), 1);
     let path = dir.path().join("types.toml");
     std::fs::write(
         &path,

@@ -73,7 +73,11 @@ where
         .synchronous;
     conn.batch_execute("PRAGMA synchronous = OFF")?;
     let result = conn.immediate_transaction(f);
-    conn.batch_execute(&format!("PRAGMA synchronous = {level}"))?;
+    // A pooled connection left without fsyncs would make later writes on it undurable; a panic
+    // here makes r2d2 discard the connection (diesel's manager reports it broken).
+    #[allow(clippy::expect_used)]
+    conn.batch_execute(&format!("PRAGMA synchronous = {level}"))
+        .expect("restoring PRAGMA synchronous on a pooled connection");
     result
 }
 

@@ -95,7 +95,11 @@ impl Deliverer {
                     }
                 }
                 Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "cannot read the outbox; retrying"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot claim deliveries; retrying in a second");
+                    tokio::time::sleep(POLL).await;
+                    continue;
+                }
             }
             let next = self.events.next_due().await.ok().flatten();
             let wait = next.map_or(POLL, |at| {

@@ -303,24 +303,34 @@ impl EventRepository for Store {
     }
 
     async fn prune_events(&self, before: i64) -> Result<u64, RepositoryError> {
-        self.run(move |conn| {
-            let pending = deliveries::table
-                .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
-                .select(deliveries::event_seq);
-            let doomed: Vec<i64> = events::table
-                .filter(events::created_at.lt(before))
-                .filter(diesel::dsl::not(events::seq.eq_any(pending)))
-                .select(events::seq)
-                .limit(10_000)
-                .load(conn)?;
-            if doomed.is_empty() {
-                return Ok(0);
-            }
-            conn.transaction(|tx| {
-                diesel::delete(deliveries::table.filter(deliveries::event_seq.eq_any(&doomed)))
-                    .execute(tx)?;
-                let n = diesel::delete(events::table.filter(events::seq.eq_any(&doomed)))
-                    .execute(tx)?;
+        self.run_write(move |conn| {
+            super::write_tx(&mut *conn, |tx| {
+                let doomed: Vec<i64> = events::table
+                    .filter(events::created_at.lt(before))
+                    .select(events::seq)
+                    .order(events::seq.asc())
+                    .limit(10_000)
+                    .load(tx)?;
+                if doomed.is_empty() {
+                    return Ok(0);
+                }
+                // Row by row conditions, so that a delivery made pending again meanwhile (a
+                // retry) keeps itself and its event.
+                diesel::delete(
+                    deliveries::table
+                        .filter(deliveries::event_seq.eq_any(&doomed))
+                        .filter(deliveries::status.ne(DeliveryStatus::Pending.as_str())),
+                )
+                .execute(tx)?;
+                let pending = deliveries::table
+                    .filter(deliveries::event_seq.eq(events::seq))
+                    .select(deliveries::event_seq);
+                let n = diesel::delete(
+                    events::table
+                        .filter(events::seq.eq_any(&doomed))
+                        .filter(diesel::dsl::not(diesel::dsl::exists(pending))),
+                )
+                .execute(tx)?;
                 Ok(n as u64)
             })
         })
@@ -362,10 +372,13 @@ fn claim(
             for (seq, url, app, attempts, retry_until, event_id, body) in candidates {
                 // The lease is taken by a conditional update: of several servers that saw the
                 // same row due, exactly one changes it.
+                // Re-checked: still due, and no attempt finished since the candidates were read.
                 let taken = diesel::update(
                     deliveries::table
                         .find((seq, &url))
                         .filter(deliveries::status.eq(DeliveryStatus::Pending.as_str()))
+                        .filter(deliveries::next_attempt_at.le(now))
+                        .filter(deliveries::attempts.eq(attempts))
                         .filter(
                             deliveries::lease_until
                                 .is_null()
