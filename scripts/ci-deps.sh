@@ -10,14 +10,18 @@ need=()
 if ! command -v pg_ctl >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
   need+=(postgresql)
 fi
-# Node runs the documented webhook receiver example (the test falls back to Python without it).
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-if [[ ${#need[@]} -eq 0 ]]; then
-  exit 0
-fi
-echo "==> installing ${need[*]}"
 sudo_cmd=()
 [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)
 export DEBIAN_FRONTEND=noninteractive
-"${sudo_cmd[@]}" apt-get update -qq
-"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+if [[ ${#need[@]} -gt 0 ]]; then
+  echo "==> installing ${need[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+# Node runs the documented webhook receiver example; the test falls back to the Python example
+# without it, so a failed install is only a warning.
+if ! command -v node >/dev/null 2>&1; then
+  echo "==> installing nodejs"
+  { "${sudo_cmd[@]}" apt-get update -qq && "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends nodejs; } ||
+    echo "*** WARNING: nodejs could not be installed: the webhook example is checked in Python ***" >&2
+fi
