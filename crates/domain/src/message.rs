@@ -174,7 +174,9 @@ impl Limits {
                     problems.invalid(format!("[{i}].sender"), "a UserMessage needs a sender")
                 }
                 (MessageKind::User, Some(sender)) => match conversation.participants.get(sender) {
-                    Some(p) if p.access == Access::ReadWrite => {}
+                    // Read participants may send with the app's credentials (TalkJS lets them);
+                    // only None refuses.
+                    Some(p) if p.access != Access::None => {}
                     Some(p) => problems.invalid(
                         format!("[{i}].sender"),
                         format!(
@@ -278,6 +280,13 @@ mod tests {
                 ..Participant::joined(0)
             },
         );
+        c.participants.insert(
+            uid("hidden"),
+            Participant {
+                access: Access::None,
+                ..Participant::joined(0)
+            },
+        );
         c
     }
 
@@ -320,11 +329,18 @@ mod tests {
     }
 
     #[test]
-    fn senders_must_be_read_write_participants_and_system_messages_have_none() {
+    fn senders_must_be_participants_with_access_and_system_messages_have_none() {
         let limits = Limits::default();
         let c = conversation();
         assert_eq!(
-            limits.check_send(&c, &[user_message("writer"), system_message()]),
+            limits.check_send(
+                &c,
+                &[
+                    user_message("writer"),
+                    user_message("reader"),
+                    system_message()
+                ]
+            ),
             Ok(())
         );
         let mut no_sender = user_message("writer");
@@ -336,7 +352,7 @@ mod tests {
                 &c,
                 &[
                     user_message("writer"),
-                    user_message("reader"),
+                    user_message("hidden"),
                     user_message("stranger"),
                     no_sender,
                     system_with_sender,

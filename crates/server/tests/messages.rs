@@ -215,7 +215,7 @@ fn a_user_message_needs_a_sender_who_participates_and_a_system_message_has_none(
 }
 
 #[test]
-fn a_participant_with_read_access_may_not_send() {
+fn a_participant_with_read_access_may_send_and_one_with_none_may_not() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("parley.db");
     let now = now_ms();
@@ -230,6 +230,13 @@ fn a_participant_with_read_access_may_not_send() {
             ..Participant::joined(now)
         },
     );
+    seeded.participants.insert(
+        UserId::new("hidden").unwrap(),
+        Participant {
+            access: Access::None,
+            ..Participant::joined(now)
+        },
+    );
     seed(&db, APP, &[seeded]);
     let server = TestServer::start(settings(&db));
     let api = server.api();
@@ -241,12 +248,20 @@ fn a_participant_with_read_access_may_not_send() {
     let body = api
         .post(
             path,
-            &json!([user_message("writer", "ok"), user_message("reader", "no")]),
+            &json!([user_message("writer", "ok"), user_message("hidden", "no")]),
         )
         .error(400, "INVALID_FIELD");
     assert_eq!(reason_keys(&body), set(&["[1].sender"]), "{body}");
     assert!(api.fetch(path)["data"].as_array().unwrap().is_empty());
-    post_ok(&api, path, &json!([user_message("writer", "ok")]));
+    post_ok(
+        &api,
+        path,
+        &json!([
+            user_message("writer", "ok"),
+            user_message("reader", "also ok")
+        ]),
+    );
+    assert_eq!(api.fetch(path)["data"].as_array().unwrap().len(), 2);
 }
 
 #[test]

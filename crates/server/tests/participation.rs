@@ -600,21 +600,25 @@ fn re_joining_with_put_gives_a_hidden_participant_their_record_back() {
 }
 
 #[test]
-fn only_read_write_participants_may_send() {
+fn read_and_read_write_participants_may_send_but_not_none_or_outsiders() {
     let (server, _dir) = TestServer::fresh();
     let api = server.api();
     join(&api, C, "writer", json!({}));
     join(&api, C, "reader", json!({"access": "Read"}));
-    may_not_send(&api, C, "reader");
+    join(&api, C, "hidden", json!({}));
+    patch(&api, C, "hidden", json!({"access": "None"}));
+    // TalkJS lets a Read participant send with the app's credentials.
+    say(&api, C, "reader", "I may");
+    may_not_send(&api, C, "hidden");
     may_not_send(&api, C, "outsider");
     say(&api, C, "writer", "Hello");
 
-    patch(&api, C, "writer", json!({"access": "Read"}));
+    patch(&api, C, "writer", json!({"access": "None"}));
     may_not_send(&api, C, "writer");
-    patch(&api, C, "reader", json!({"access": "ReadWrite"}));
-    say(&api, C, "reader", "Now I can");
+    patch(&api, C, "hidden", json!({"access": "ReadWrite"}));
+    say(&api, C, "hidden", "Now I can");
     let listed = api.fetch(&messages(C));
-    assert_eq!(listed["data"].as_array().unwrap().len(), 2, "{listed}");
+    assert_eq!(listed["data"].as_array().unwrap().len(), 3, "{listed}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -287,7 +287,7 @@ impl MessageRepository for MemoryStore {
             let message = &record.message;
             if let Some(sender) = &message.sender {
                 let access = stored.value.participants.get(sender).map(|p| p.access);
-                if access != Some(Access::ReadWrite) {
+                if access.is_none_or(|a| a == Access::None) {
                     return Err(RepositoryError::Conflict);
                 }
             }

@@ -1180,7 +1180,7 @@ pub async fn a_send_whose_checks_no_longer_hold_is_a_conflict_and_stores_nothing
     reader.participants.insert(
         uid("reader"),
         Participant {
-            access: Access::Read,
+            access: Access::None,
             ..Participant::joined(1)
         },
     );

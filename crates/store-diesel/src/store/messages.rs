@@ -115,7 +115,7 @@ fn insert_all(
                 .select(participants::access)
                 .first(tx)
                 .optional()?;
-            if access.as_deref() != Some(Access::ReadWrite.as_str()) {
+            if access.is_none_or(|a| a == Access::None.as_str()) {
                 return Err(DbError::Conflict);
             }
         }
