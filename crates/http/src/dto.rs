@@ -173,6 +173,8 @@ pub(crate) struct ParticipantView {
     pub(crate) access: &'static str,
     pub(crate) notify: NotifyView,
     pub(crate) is_unread: bool,
+    /// TalkJS's data-transfer script reads it from listed conversations and PATCHes it back.
+    pub(crate) read_until: i64,
 }
 
 /// The Conversation object: every key always present, unset values `null`.
@@ -208,6 +210,7 @@ impl<'a> From<&'a Conversation> for ConversationView<'a> {
                             access: p.access.as_str(),
                             notify: NotifyView(p.notify),
                             is_unread: c.is_unread(user, p),
+                            read_until: p.read_until,
                         },
                     )
                 })

@@ -45,8 +45,8 @@ fn put_creates_and_get_returns_the_documented_object() {
             "welcomeMessages": ["Hello there!"],
             "custom": {"productId": "454545"},
             "participants": {
-                "123456": {"access": "ReadWrite", "notify": true, "isUnread": false},
-                "654321": {"access": "ReadWrite", "notify": true, "isUnread": false}
+                "123456": {"access": "ReadWrite", "notify": true, "isUnread": false, "readUntil": created_at},
+                "654321": {"access": "ReadWrite", "notify": true, "isUnread": false, "readUntil": created_at}
             },
             "lastMessage": null,
             "createdAt": created_at
@@ -91,7 +91,7 @@ fn every_key_is_present_and_unset_values_are_null_or_empty() {
     let entry = &api.fetch(C)["participants"]["u"];
     assert_eq!(
         keys(entry),
-        ["access", "isUnread", "notify"]
+        ["access", "isUnread", "notify", "readUntil"]
             .iter()
             .map(|s| s.to_string())
             .collect()
@@ -138,8 +138,11 @@ fn put_only_adds_participants_and_never_removes_any() {
     let users: Vec<&String> = got["participants"].as_object().unwrap().keys().collect();
     assert_eq!(users, ["a", "b", "c"]);
     for user in ["a", "b", "c"] {
+        let mut entry = got["participants"][user].clone();
+        assert!(entry["readUntil"].is_i64(), "{entry}");
+        entry.as_object_mut().unwrap().remove("readUntil");
         assert_eq!(
-            got["participants"][user],
+            entry,
             json!({"access": "ReadWrite", "notify": true, "isUnread": false})
         );
     }

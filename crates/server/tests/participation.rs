@@ -100,6 +100,19 @@ fn created_at(api: &Api, conversation: &str, id: &str) -> i64 {
         .unwrap()
 }
 
+/// `value` without the participants' `readUntil` (a time the test does not know exactly).
+fn bare(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| k.as_str() != "readUntil")
+                .map(|(k, v)| (k.clone(), bare(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
 /// Asserts that `sender` may not send: 400 naming `[0].sender`, and nothing is stored.
 fn may_not_send(api: &Api, conversation: &str, sender: &str) {
     let before = api.fetch(&messages(conversation));
@@ -148,7 +161,7 @@ fn put_joins_with_the_defaults_and_creates_a_missing_conversation() {
     let created = got["createdAt"].as_i64().expect("createdAt is an integer");
     assert!(created >= before && created <= now_ms() + 1, "{created}");
     assert_eq!(
-        got,
+        bare(&got),
         json!({
             "id": "deal_1", "subject": null, "topicId": null, "photoUrl": null,
             "welcomeMessages": null, "custom": {},
@@ -206,7 +219,7 @@ fn put_joins_an_existing_conversation_and_leaves_everything_else_as_it_was() {
     join(&api, C, "b", json!({"notify": "MentionsOnly"}));
     let after = api.fetch(C);
     assert_eq!(
-        after["participants"],
+        bare(&after["participants"]),
         json!({
             "a": {"access": "Read", "notify": false, "isUnread": false},
             "b": {"access": "ReadWrite", "notify": "MentionsOnly", "isUnread": false}
@@ -587,7 +600,7 @@ fn re_joining_with_put_gives_a_hidden_participant_their_record_back() {
     join(&api, C, "b", json!({"access": "Read"}));
     let got = api.fetch(C);
     assert_eq!(
-        got["participants"]["b"],
+        bare(&got["participants"]["b"]),
         json!({"access": "Read", "notify": true, "isUnread": true}),
         "b keeps the readUntil from before the message: {got}"
     );
@@ -665,7 +678,7 @@ fn a_user_who_left_can_join_again() {
     pause();
     join(&api, C, "b", json!({}));
     assert_eq!(
-        api.fetch(C)["participants"]["b"],
+        bare(&api.fetch(C)["participants"]["b"]),
         json!({"access": "ReadWrite", "notify": true, "isUnread": false})
     );
 }
@@ -849,7 +862,7 @@ fn legacy_put_creates_exactly_those_participants_and_merges_the_body() {
     let created = got["createdAt"].as_i64().expect("createdAt is an integer");
     assert!(created >= before && created <= now_ms() + 1, "{created}");
     assert_eq!(
-        got,
+        bare(&got),
         json!({
             "id": "7fcfae37bf41727cd5d6",
             "subject": "Black leather boots",

@@ -57,21 +57,11 @@ impl EventSignal for EventBus {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EventParticipantView {
-    #[serde(flatten)]
-    base: ParticipantView,
-    read_until: i64,
-}
-
-fn participant_view(c: &Conversation, user: &UserId, p: &Participant) -> EventParticipantView {
-    EventParticipantView {
-        base: ParticipantView {
-            access: p.access.as_str(),
-            notify: NotifyView(p.notify),
-            is_unread: c.is_unread(user, p),
-        },
+fn participant_view(c: &Conversation, user: &UserId, p: &Participant) -> ParticipantView {
+    ParticipantView {
+        access: p.access.as_str(),
+        notify: NotifyView(p.notify),
+        is_unread: c.is_unread(user, p),
         read_until: p.read_until,
     }
 }
