@@ -230,6 +230,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
 
     let mut server = HttpServer::new(move || {
         App::new()
+            // `/conversations/x/` names `/conversations/x` (TalkJS's clients send both).
+            .wrap(actix_web::middleware::NormalizePath::trim())
             .app_data(state.clone())
             .configure(parley_http::configure)
             .default_service(web::to(parley_http::route_not_found))

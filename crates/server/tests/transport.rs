@@ -177,12 +177,7 @@ fn bodies_must_be_application_json() {
 fn malformed_json_is_a_400_naming_the_problem() {
     let (server, _dir) = TestServer::fresh();
     let api = server.api();
-    for raw in [
-        &b"{not json"[..],
-        b"",
-        b"{\"subject\": \"a\",}",
-        b"\xff\xfe",
-    ] {
+    for raw in [&b"{not json"[..], b"{\"subject\": \"a\",}", b"\xff\xfe"] {
         let body = api.put_raw(C, raw).error(400, "INVALID_JSON");
         assert!(body["message"].as_str().unwrap().contains("JSON"), "{body}");
     }

@@ -129,13 +129,13 @@ async fn put_conversation(
 ) -> Answer {
     let app = state.admit(&req)?;
     if let Some(key) = legacy_key(&req)? {
-        let body = read_json(&req, payload, &state.body).await?;
+        let body = read_json_or_empty(&req, payload, &state.body).await?;
         let patch = legacy_patch(body, &key.conversation_id())?;
         state.conversations.put_legacy(&app, &key, &patch).await?;
         return Ok(ok_empty());
     }
     let id = conversation_id(&req)?;
-    let body = read_json(&req, payload, &state.body).await?;
+    let body = read_json_or_empty(&req, payload, &state.body).await?;
     let patch = conversation_patch(body, &id)?;
     state.conversations.put(&app, &id, &patch).await?;
     Ok(ok_empty())
@@ -268,7 +268,7 @@ async fn get_user(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 async fn put_user(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let id = user_id(&req)?;
-    let patch = user_patch(read_json(&req, payload, &state.body).await?, &id)?;
+    let patch = user_patch(read_json_or_empty(&req, payload, &state.body).await?, &id)?;
     state.users.put(&app, &id, &patch).await?;
     Ok(ok_empty())
 }

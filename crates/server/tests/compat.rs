@@ -1,0 +1,120 @@
+//! What real TalkJS clients send ("Compatibility details" of API.md).
+
+mod common;
+
+use common::{send, TestServer, APP, KEY};
+use serde_json::json;
+
+fn put_with(
+    server: &TestServer,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> common::Resp {
+    let auth = format!("Bearer {KEY}");
+    let mut all = vec![("Authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    send(
+        "PUT",
+        &format!("{}/v1/{APP}{path}", server.base),
+        &all,
+        body,
+    )
+}
+
+#[test]
+fn a_put_with_an_empty_body_is_the_same_as_an_empty_object() {
+    let (server, _dir) = TestServer::fresh();
+    let api = server.api();
+    // No body at all, and zero bytes with or without a content type.
+    put_with(&server, "/conversations/none", &[], None).ok_empty();
+    put_with(
+        &server,
+        "/conversations/zero",
+        &[("Content-Length", "0")],
+        Some(b""),
+    )
+    .ok_empty();
+    put_with(
+        &server,
+        "/conversations/typed",
+        &[("Content-Type", "text/plain")],
+        Some(b""),
+    )
+    .ok_empty();
+    for id in ["none", "zero", "typed"] {
+        let c = api.fetch(&format!("/conversations/{id}"));
+        assert_eq!(c["participants"], json!({}), "{c}");
+        assert!(c["subject"].is_null());
+    }
+    // An existing conversation is left as it was.
+    api.put(
+        "/conversations/kept",
+        &json!({"subject": "s", "participants": ["a"]}),
+    )
+    .ok_empty();
+    put_with(&server, "/conversations/kept", &[], None).ok_empty();
+    let kept = api.fetch("/conversations/kept");
+    assert_eq!(kept["subject"], "s");
+    assert!(kept["participants"]["a"].is_object());
+    // The legacy endpoint too.
+    put_with(&server, "/conversations/participants=a,b", &[], None).ok_empty();
+    assert_eq!(
+        api.fetch("/conversations/participants=a,b")["participants"]
+            .as_object()
+            .unwrap()
+            .len(),
+        2
+    );
+    // A user: `{}` needs a name to create one, and changes nothing on an existing one.
+    put_with(&server, "/users/new", &[], None).error(400, "INVALID_FIELD");
+    api.put("/users/old", &json!({"name": "Old"})).ok_empty();
+    put_with(&server, "/users/old", &[], None).ok_empty();
+    assert_eq!(api.fetch("/users/old")["name"], "Old");
+    // A participant (this already held).
+    put_with(&server, "/conversations/kept/participants/b", &[], None).ok_empty();
+    // A body that is there must still be JSON.
+    put_with(
+        &server,
+        "/conversations/kept",
+        &[("Content-Type", "text/plain")],
+        Some(b"{}"),
+    )
+    .error(415, "UNSUPPORTED_MEDIA_TYPE");
+}
+
+#[test]
+fn a_trailing_slash_names_the_same_resource() {
+    let (server, _dir) = TestServer::fresh();
+    let api = server.api();
+    api.put("/conversations/x/", &json!({"subject": "s"}))
+        .ok_empty();
+    assert_eq!(api.fetch("/conversations/x")["subject"], "s");
+    assert_eq!(api.fetch("/conversations/x/")["subject"], "s");
+    assert_eq!(
+        api.fetch("/conversations/")["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    api.put("/users/u/", &json!({"name": "n"})).ok_empty();
+    assert_eq!(api.fetch("/users/u/")["name"], "n");
+    let sent = api.post(
+        "/conversations/x/messages/",
+        &json!([{"text": "t", "type": "SystemMessage"}]),
+    );
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert_eq!(
+        api.fetch("/conversations/x/messages/")["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    // A percent-encoded slash in an ID stays part of the ID.
+    api.put("/conversations/order%2F1/", &json!({})).ok_empty();
+    assert_eq!(api.fetch("/conversations/order%2F1")["id"], "order/1");
+    // Unknown routes are still JSON 404s, with or without the slash.
+    api.get("/nope/").error(404, "ROUTE_NOT_FOUND");
+}
