@@ -608,9 +608,14 @@ fn user_fields(problems: &mut Problems, prefix: &str, body: Value, path_id: &Use
     };
     let name = |field: &str| format!("{prefix}{field}");
     let mut sub = Problems::default();
+    // TalkJS's oldest docs call `role` `configuration`.
+    let mut configuration = Field::Absent;
     for (field, value) in map {
         match field.as_str() {
             "name" => patch.name = nullable_string(&mut sub, &name("name"), value),
+            "configuration" => {
+                configuration = nullable_string(&mut sub, &name("configuration"), value);
+            }
             "email" | "phone" => {
                 let parsed = if value.is_null() {
                     Field::Null
@@ -672,6 +677,15 @@ fn user_fields(problems: &mut Problems, prefix: &str, body: Value, path_id: &Use
             "createdAt" => {}
             other => sub.unknown(name(other)),
         }
+    }
+    match (&patch.role, configuration) {
+        (_, Field::Absent) => {}
+        (Field::Absent, alias) => patch.role = alias,
+        (role, alias) if *role == alias => {}
+        _ => sub.invalid(
+            name("configuration"),
+            "is the old name of `role`; both were given with different values",
+        ),
     }
     if let Err(invalid) = sub.finish() {
         problems.absorb(invalid);

@@ -118,3 +118,55 @@ fn a_trailing_slash_names_the_same_resource() {
     // Unknown routes are still JSON 404s, with or without the slash.
     api.get("/nope/").error(404, "ROUTE_NOT_FOUND");
 }
+
+#[test]
+fn configuration_is_the_old_name_of_role() {
+    let (server, _dir) = TestServer::fresh();
+    let api = server.api();
+    api.put("/users/u", &json!({"name": "n", "configuration": "buyer"}))
+        .ok_empty();
+    let user = api.fetch("/users/u");
+    assert_eq!(user["role"], "buyer");
+    assert!(user.get("configuration").is_none(), "{user}");
+    api.put(
+        "/users/u",
+        &json!({"role": "seller", "configuration": "seller"}),
+    )
+    .ok_empty();
+    assert_eq!(api.fetch("/users/u")["role"], "seller");
+    let err = api
+        .put("/users/u", &json!({"role": "a", "configuration": "b"}))
+        .error(400, "INVALID_FIELD");
+    assert!(err["reasons"]["configuration"].is_string(), "{err}");
+    assert_eq!(api.fetch("/users/u")["role"], "seller");
+    api.put("/users/u", &json!({"configuration": null}))
+        .ok_empty();
+    assert!(api.fetch("/users/u")["role"].is_null());
+    // In a batch, reasons are keyed by user ID.
+    let err = api
+        .put(
+            "/users",
+            &json!({"v": {"name": "v", "role": "a", "configuration": "b"}}),
+        )
+        .error(400, "INVALID_FIELD");
+    assert!(err["reasons"]["v.configuration"].is_string(), "{err}");
+}
+
+#[test]
+fn presences_and_sessions_answer_that_nobody_is_online() {
+    let (server, _dir) = TestServer::fresh();
+    let api = server.api();
+    let resp = api.post("/presences", &json!({"users": ["u"]}));
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    assert_eq!(resp.json(), json!({"data": {}}));
+    assert!(resp.headers["content-type"].starts_with("application/json"));
+    api.get("/users/u/sessions").error(404, "NOT_FOUND");
+    api.put("/users/u", &json!({"name": "n"})).ok_empty();
+    let sessions = api.get("/users/u/sessions");
+    assert_eq!(sessions.status, 200);
+    assert_eq!(sessions.json(), json!([]));
+    assert!(sessions.headers["content-type"].starts_with("application/json"));
+    common::Api::new(&server.base, APP, "sk_wrong")
+        .post("/presences", &json!({}))
+        .error(401, "UNAUTHORIZED");
+}

@@ -53,6 +53,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(list_messages))
                 .route(web::post().to(send_messages)),
         )
+        .service(resource("/v1/{app_id}/presences").route(web::post().to(presences)))
+        .service(
+            resource("/v1/{app_id}/users/{user_id}/sessions").route(web::get().to(user_sessions)),
+        )
         .service(resource("/v1/{app_id}/events").route(web::get().to(events::list_events)))
         .service(resource("/v1/{app_id}/events/stream").route(web::get().to(events::stream_events)))
         .service(
@@ -271,6 +275,26 @@ async fn put_user(req: HttpRequest, payload: web::Payload, state: web::Data<AppS
     let patch = user_patch(read_json_or_empty(&req, payload, &state.body).await?, &id)?;
     state.users.put(&app, &id, &patch).await?;
     Ok(ok_empty())
+}
+
+/// `POST /presences`: nobody is online until Parley has a realtime API, so there is nothing to
+/// report (the body must still be JSON).
+async fn presences(req: HttpRequest, payload: web::Payload, state: web::Data<AppState>) -> Answer {
+    state.admit(&req)?;
+    read_json_or_empty(&req, payload, &state.body).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"data":{}}"#))
+}
+
+/// `GET /users/{userId}/sessions`: a known user has no sessions (no realtime API yet).
+async fn user_sessions(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let app = state.admit(&req)?;
+    let id = user_id(&req)?;
+    state.users.get(&app, &id).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body("[]"))
 }
 
 async fn list_user_conversations(req: HttpRequest, state: web::Data<AppState>) -> Answer {
