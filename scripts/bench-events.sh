@@ -11,6 +11,8 @@
 # Needs wrk (apt-get install wrk).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench/lib.sh
+source scripts/bench/lib.sh
 
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 DIR=${BENCH_DIR:-target/bench}
@@ -28,9 +30,7 @@ db_url() {
   if [[ -z "$DB_URL" ]]; then
     echo "sqlite://$PWD/$DIR/events-$1.db"
   else
-    local sep='?'
-    [[ "$DB_URL" == *\?* ]] && sep='&'
-    echo "${DB_URL}${sep}options=-csearch_path%3Dbench_events_$1"
+    schema_url "$DB_URL" "bench_events_$1"
   fi
 }
 
@@ -42,14 +42,6 @@ seed() {
     psql -q "$DB_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS bench_events_$1 CASCADE; CREATE SCHEMA bench_events_$1" >&2
     target/release/parley-seed --url "$(db_url "$1")" --conversations "$N" --depth 10 >/dev/null
   fi
-}
-
-wait_for() {
-  for _ in $(seq 1 300); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.1
-  done
-  echo "server on port $1 did not start" >&2; exit 1
 }
 
 # start NAME [webhooks]: a release server over database NAME, with a webhook or without.

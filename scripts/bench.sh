@@ -15,6 +15,8 @@
 # Needs wrk (apt-get install wrk), and psql for PostgreSQL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/bench/lib.sh
+source scripts/bench/lib.sh
 
 BIG=${BENCH_N:-1000000}
 SMALL=${BENCH_SMALL:-10000}
@@ -38,9 +40,7 @@ db_url() {
   if [[ -z "$DB_URL" ]]; then
     echo "sqlite://$PWD/$DIR/$1.db"
   else
-    local sep='?'
-    [[ "$DB_URL" == *\?* ]] && sep='&'
-    echo "${DB_URL}${sep}options=-csearch_path%3Dbench_$1"
+    schema_url "$DB_URL" "bench_$1"
   fi
 }
 
@@ -65,14 +65,6 @@ echo "small: $SEED_SMALL"
 field() { sed -n "s/.*$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 NOW_MS=$(field now_ms "$SEED_BIG")
 MONTH_AGO=$((NOW_MS - 30 * 24 * 3600 * 1000))
-
-wait_for() {
-  for _ in $(seq 1 300); do
-    curl -s -o /dev/null "http://127.0.0.1:$1/" && return 0
-    sleep 0.1
-  done
-  echo "server on port $1 did not start" >&2; exit 1
-}
 
 # wrk_raw CONNECTIONS SCRIPT URL: one wrk run's output.
 wrk_raw() {
