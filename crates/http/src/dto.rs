@@ -512,11 +512,12 @@ pub fn query_pairs(raw: &str) -> Result<Vec<(String, String)>, Invalid> {
     })
 }
 
-fn parse_limit(problems: &mut Problems, raw: &str) -> Option<usize> {
+/// `limit`: an integer from 1 to `max`.
+pub(crate) fn parse_limit(problems: &mut Problems, raw: &str, max: usize) -> Option<usize> {
     match raw.parse::<usize>() {
-        Ok(n) if (1..=MAX_LIMIT).contains(&n) => Some(n),
+        Ok(n) if (1..=max).contains(&n) => Some(n),
         _ => {
-            problems.invalid("limit", format!("must be an integer from 1 to {MAX_LIMIT}"));
+            problems.invalid("limit", format!("must be an integer from 1 to {max}"));
             None
         }
     }
@@ -545,7 +546,9 @@ pub fn conversation_query(pairs: Vec<(String, String)>) -> Result<ConversationQu
     let mut query = ConversationQuery::default();
     for (name, value) in pairs {
         match name.as_str() {
-            "limit" => query.limit = parse_limit(&mut problems, &value).unwrap_or(query.limit),
+            "limit" => {
+                query.limit = parse_limit(&mut problems, &value, MAX_LIMIT).unwrap_or(query.limit)
+            }
             "startingAfter" => match ConversationId::new(value) {
                 Ok(id) => query.starting_after = Some(id),
                 Err(e) => problems.invalid("startingAfter", e.to_string()),
@@ -583,7 +586,7 @@ pub fn message_query(pairs: Vec<(String, String)>) -> Result<(usize, Option<Mess
     let mut after = None;
     for (name, value) in pairs {
         match name.as_str() {
-            "limit" => limit = parse_limit(&mut problems, &value).unwrap_or(limit),
+            "limit" => limit = parse_limit(&mut problems, &value, MAX_LIMIT).unwrap_or(limit),
             "startingAfter" => match MessageId::new(value) {
                 Ok(id) => after = Some(id),
                 Err(e) => problems.invalid("startingAfter", e.to_string()),
@@ -801,7 +804,7 @@ pub fn user_query(pairs: Vec<(String, String)>) -> Result<(usize, Option<UserId>
     let mut after = None;
     for (name, value) in pairs {
         match name.as_str() {
-            "limit" => limit = parse_limit(&mut problems, &value).unwrap_or(limit),
+            "limit" => limit = parse_limit(&mut problems, &value, MAX_LIMIT).unwrap_or(limit),
             "startingAfter" => match UserId::new(value) {
                 Ok(id) => after = Some(id),
                 Err(e) => problems.invalid("startingAfter", e.to_string()),

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::{ok, ok_empty, Answer};
 use crate::dto::{
-    query_pairs, ConversationView, MessageView, NotifyView, ParticipantView, UserView,
+    parse_limit, query_pairs, ConversationView, MessageView, NotifyView, ParticipantView, UserView,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -161,16 +161,6 @@ fn service(state: &AppState) -> Result<&EventService, ApiError> {
         .as_ref()
         .map(|(service, _)| service)
         .ok_or(ApiError::NotFound("event log"))
-}
-
-fn parse_limit(problems: &mut Problems, raw: &str, max: usize) -> Option<usize> {
-    match raw.parse::<usize>() {
-        Ok(n) if (1..=max).contains(&n) => Some(n),
-        _ => {
-            problems.invalid("limit", format!("must be an integer from 1 to {max}"));
-            None
-        }
-    }
 }
 
 /// `after`, `limit` and `types` of the log and the stream.

@@ -23,9 +23,7 @@ const POLL: Duration = Duration::from_secs(1);
 const GATHER: Duration = Duration::from_millis(10);
 
 pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    parley_domain::Clock::now_ms(&parley_domain::SystemClock)
 }
 
 /// `X-TalkJS-Signature`: uppercase hex HMAC-SHA256 keyed with the secret key, of
