@@ -70,6 +70,10 @@ pub struct Participant {
     pub notify: Notify,
     /// Messages up to this time (Unix ms) count as read by this participant.
     pub read_until: i64,
+    /// The highest `readUntil` this participant ever had. A PATCH may move `readUntil` back
+    /// (marking messages unread again), but a message counts as newly read (`message.read`)
+    /// only once: when `readUntil` first passes it, i.e. beyond this mark.
+    pub read_mark: i64,
 }
 
 impl Participant {
@@ -80,6 +84,7 @@ impl Participant {
             access: Access::ReadWrite,
             notify: Notify::On,
             read_until: now,
+            read_mark: now,
         }
     }
 }
@@ -211,7 +216,8 @@ pub struct ParticipantPatch {
 }
 
 impl Participant {
-    /// Applies a PATCH; `readUntil` never moves backwards.
+    /// Applies a PATCH; `readUntil` is set exactly, earlier or later (a copy of an app restores
+    /// read state with it), and the read mark follows it upwards only.
     pub fn apply(&mut self, patch: &ParticipantPatch) {
         if let Some(access) = patch.access {
             self.access = access;
@@ -220,7 +226,8 @@ impl Participant {
             self.notify = notify;
         }
         if let Some(read_until) = patch.read_until {
-            self.read_until = self.read_until.max(read_until);
+            self.read_until = read_until;
+            self.read_mark = self.read_mark.max(read_until);
         }
     }
 }
@@ -282,6 +289,23 @@ mod tests {
         ))
     }
 
+    #[test]
+    fn a_patch_sets_read_until_exactly_and_the_mark_only_rises() {
+        let mut p = Participant::joined(100);
+        let to = |t| ParticipantPatch {
+            read_until: Some(t),
+            ..Default::default()
+        };
+        p.apply(&to(500));
+        assert_eq!((p.read_until, p.read_mark), (500, 500));
+        p.apply(&to(200));
+        assert_eq!((p.read_until, p.read_mark), (200, 500));
+        p.apply(&to(300));
+        assert_eq!((p.read_until, p.read_mark), (300, 500));
+        p.apply(&to(900));
+        assert_eq!((p.read_until, p.read_mark), (900, 900));
+    }
+
     /// (name, before, patch, after): the merge rules of API.md as a table.
     #[test]
     fn merge_rules_table() {
@@ -289,6 +313,7 @@ mod tests {
             access: Access::Read,
             notify: Notify::MentionsOnly,
             read_until: 0,
+            read_mark: 0,
         };
         let full = {
             let mut c = conv();

@@ -377,7 +377,7 @@ impl ReadLookup {
 
     /// `message.read` for `user` whose `readUntil` moves from `from` to `to` in `conversation`
     /// (as it is after the move): one event for the newest message of others it newly covers.
-    /// `readUntil` never moves backwards, so a message is covered for a participant once, ever.
+    /// Callers pass the read mark as `from`, so a message is covered for a participant once, ever.
     ///
     /// # Errors
     /// Storage.
@@ -424,7 +424,7 @@ impl ReadLookup {
         for (user, p) in &after.participants {
             if let Some(old) = before.participants.get(user) {
                 out.extend(
-                    self.read_change(app, after, user, old.read_until, p.read_until)
+                    self.read_change(app, after, user, old.read_mark, p.read_until)
                         .await?,
                 );
             }

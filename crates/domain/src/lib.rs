@@ -9,6 +9,7 @@ pub mod conversation;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod import;
 pub mod legacy;
 pub mod limits;
 pub mod listing;
@@ -26,9 +27,12 @@ pub use conversation::{
 };
 pub use error::{Invalid, InvalidCode, RepositoryError, ServiceError};
 pub use ids::{AppId, ConversationId, IdError, UserId};
+pub use import::{ImportItem, ImportRecord};
 pub use limits::Limits;
 pub use listing::{ConversationQuery, Cursor, Direction, OrderBy, Page, Position, Standing, Walk};
-pub use message::{Message, MessageId, MessageKind, MessagePatch, MessageRecord, NewMessage};
+pub use message::{
+    Message, MessageId, MessageKind, MessagePatch, MessageRecord, NewMessage, Origin,
+};
 pub use ports::{
     AppRepository, ConversationRepository, CursorStore, MessageRepository, UserRepository,
     UserWrite, Versioned,

@@ -19,6 +19,7 @@ pub struct Limits {
     pub welcome_messages: usize,
     pub body_bytes: usize,
     pub messages_per_request: usize,
+    pub messages_per_import: usize,
     pub users_per_batch: usize,
 }
 
@@ -33,6 +34,7 @@ impl Default for Limits {
             welcome_messages: 20,
             body_bytes: 1024 * 1024,
             messages_per_request: 10,
+            messages_per_import: 100,
             users_per_batch: 100,
         }
     }

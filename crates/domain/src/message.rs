@@ -95,6 +95,38 @@ impl MessageKind {
     }
 }
 
+/// Where a message came from (TalkJS's `origin`): sent through the REST API, brought in by an
+/// import, or (in data migrated from TalkJS) sent from a browser or by email reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Origin {
+    #[default]
+    Rest,
+    Import,
+    Web,
+    Email,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Rest => "rest",
+            Origin::Import => "import",
+            Origin::Web => "web",
+            Origin::Email => "email",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "rest" => Some(Origin::Rest),
+            "import" => Some(Origin::Import),
+            "web" => Some(Origin::Web),
+            "email" => Some(Origin::Email),
+            _ => None,
+        }
+    }
+}
+
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -107,6 +139,7 @@ pub struct Message {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub referenced_message_id: Option<MessageId>,
+    pub origin: Origin,
 }
 
 /// One item of a send request, already type-checked by the wire layer.
@@ -236,7 +269,12 @@ impl Limits {
         problems.finish()
     }
 
-    fn check_custom(&self, problems: &mut Problems, path: &str, custom: &BTreeMap<String, String>) {
+    pub(crate) fn check_custom(
+        &self,
+        problems: &mut Problems,
+        path: &str,
+        custom: &BTreeMap<String, String>,
+    ) {
         let as_changes: BTreeMap<String, Option<String>> = custom
             .iter()
             .map(|(k, v)| (k.clone(), Some(v.clone())))
@@ -402,6 +440,7 @@ mod tests {
             created_at: 100,
             edited_at: None,
             referenced_message_id: None,
+            origin: Origin::Rest,
         };
         let names: Vec<&str> = c.read_by(&m).iter().map(|u| u.as_str()).collect();
         assert_eq!(names, ["late", "reader"]);
@@ -419,6 +458,7 @@ mod tests {
             created_at: 1,
             edited_at: None,
             referenced_message_id: None,
+            origin: Origin::Rest,
         };
         m.apply(
             &MessagePatch {

@@ -7,6 +7,7 @@ use crate::conversation::{Conversation, Participant};
 use crate::error::RepositoryError;
 use crate::events::NewEvent;
 use crate::ids::{AppId, ConversationId, UserId};
+use crate::import::ImportRecord;
 use crate::listing::{ConversationQuery, Cursor, Page, Standing, Walk};
 use crate::message::{Message, MessageId, MessageRecord};
 use crate::user::User;
@@ -203,8 +204,31 @@ pub trait MessageRepository: Send + Sync + 'static {
         id: &MessageId,
     ) -> Result<Option<Versioned<Message>>, RepositoryError>;
 
-    /// Up to `limit` messages, newest stored first, after `starting_after` (exclusive). `None`
-    /// when `starting_after` is not a message of this conversation.
+    /// Imports history, atomically: all or none, and records no events. Each message keeps its
+    /// `created_at` and takes its place in the order (`created_at`, storage order). A record
+    /// whose idempotency key was stored for this conversation before (by an import, or by a
+    /// send at or after `idempotent_since`) is not stored; the ID stored with the key is answered instead,
+    /// and import keys are kept without expiry. Moves the `readUntil` (and read mark) of each
+    /// `read_by` participant forward to the message's time, never backwards. The conversation's
+    /// last message is then its newest by that order: it changes (and the conversation moves in
+    /// lists, as of a fresh activity sequence number) only when an imported message is newer.
+    /// Answers the IDs in input order, or `None` when the conversation does not exist.
+    ///
+    /// # Errors
+    /// `Conflict`, with nothing written, when a sender or reader is no longer on record in the
+    /// conversation, or a concurrent request stored the same idempotency key. `Unavailable`/
+    /// `Other`.
+    async fn import_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[ImportRecord],
+        idempotent_since: i64,
+    ) -> Result<Option<Vec<MessageId>>, RepositoryError>;
+
+    /// Up to `limit` messages, newest first by (`created_at`, storage order), after
+    /// `starting_after` (exclusive). `None` when `starting_after` is not a message of this
+    /// conversation.
     ///
     /// # Errors
     /// `Unavailable`/`Other`.

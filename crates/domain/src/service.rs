@@ -9,11 +9,12 @@ use crate::events::{
     conversation_changes, user_change, EventData, EventRecorder, EventType, NewEvent, ReadLookup,
 };
 use crate::ids::{AppId, ConversationId, UserId};
+use crate::import::{ImportItem, ImportRecord};
 use crate::legacy::LegacyKey;
 use crate::limits::Limits;
 use crate::listing::{ConversationQuery, Cursor, Position, Walk};
 use crate::message::{
-    Message, MessageId, MessagePatch, MessageRecord, NewMessage, IDEMPOTENCY_WINDOW_MS,
+    Message, MessageId, MessagePatch, MessageRecord, NewMessage, Origin, IDEMPOTENCY_WINDOW_MS,
 };
 use crate::ports::{
     ConversationRepository, CursorStore, MessageRepository, UserRepository, UserWrite,
@@ -472,7 +473,7 @@ impl MessageService {
             };
             let earlier = records[..last].iter().rev().find(|r| {
                 r.message.sender.as_ref() != Some(sender)
-                    && r.message.created_at > old.read_until
+                    && r.message.created_at > old.read_mark
                     && r.message.created_at <= new.read_until
             });
             let change = match earlier {
@@ -486,7 +487,7 @@ impl MessageService {
                 )),
                 None => {
                     lookup
-                        .read_change(app, after, sender, old.read_until, new.read_until)
+                        .read_change(app, after, sender, old.read_mark, new.read_until)
                         .await?
                 }
             };
@@ -588,6 +589,7 @@ impl MessageService {
                         created_at: now,
                         edited_at: None,
                         referenced_message_id: item.referenced_message_id,
+                        origin: Origin::Rest,
                     },
                     idempotency_key: item.idempotency_key,
                 })
@@ -603,6 +605,7 @@ impl MessageService {
                     .and_then(|s| after.participants.get_mut(s))
                 {
                     p.read_until = p.read_until.max(message.created_at);
+                    p.read_mark = p.read_mark.max(message.created_at);
                 }
                 events.push(
                     self.message_event(app, EventType::MessageSent, after.clone(), message.clone())
@@ -626,6 +629,60 @@ impl MessageService {
                     self.committed(&events);
                     return Ok(ids);
                 }
+                Ok(None) => return Err(ServiceError::NotFound("conversation")),
+                Err(RepositoryError::Conflict) => continue,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    /// Imports 1 to `messages_per_import` messages with their original times, all or nothing,
+    /// and answers their IDs in input order. An item whose idempotency key was imported into
+    /// this conversation before (or sent within 24 hours) answers that ID and stores nothing.
+    /// Imports produce no events.
+    ///
+    /// # Errors
+    /// `NotFound("conversation")`; [`ServiceError::Invalid`] with reasons keyed by item index;
+    /// `Busy`; the repository's error.
+    pub async fn import(
+        &self,
+        app: &AppId,
+        conversation_id: &ConversationId,
+        items: Vec<ImportItem>,
+    ) -> Result<Vec<MessageId>, ServiceError> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let conversation = self.conversation(app, conversation_id).await?;
+            self.limits.check_import(&conversation, &items)?;
+            let records: Vec<ImportRecord> = items
+                .iter()
+                .cloned()
+                .map(|item| ImportRecord {
+                    record: MessageRecord {
+                        message: Message {
+                            id: MessageId::generate(),
+                            conversation_id: conversation_id.clone(),
+                            kind: item.kind,
+                            sender: item.sender,
+                            text: item.text,
+                            custom: item.custom,
+                            created_at: item.created_at,
+                            edited_at: None,
+                            referenced_message_id: None,
+                            origin: Origin::Import,
+                        },
+                        idempotency_key: item.idempotency_key,
+                    },
+                    read_by: item.read_by,
+                })
+                .collect();
+            let since = self.clock.now_ms() - IDEMPOTENCY_WINDOW_MS;
+            match self
+                .messages
+                .import_messages(app, conversation_id, &records, since)
+                .await
+            {
+                Ok(Some(ids)) => return Ok(ids),
                 Ok(None) => return Err(ServiceError::NotFound("conversation")),
                 Err(RepositoryError::Conflict) => continue,
                 Err(other) => return Err(other.into()),

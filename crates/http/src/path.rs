@@ -92,3 +92,12 @@ pub fn participant_id(req: &HttpRequest) -> Result<UserId, Invalid> {
     let raw = decoded_segment(req, 5, "userId")?;
     UserId::new(raw).map_err(|e| id_problem("userId", &e))
 }
+
+/// `/v1/{appId}/import/conversations/{conversationId}/messages`
+///
+/// # Errors
+/// [`Invalid`] when the segment is not a valid conversation ID.
+pub fn import_conversation_id(req: &HttpRequest) -> Result<ConversationId, Invalid> {
+    let raw = decoded_segment(req, 4, "conversationId")?;
+    ConversationId::new(raw).map_err(|e| id_problem("conversationId", &e))
+}

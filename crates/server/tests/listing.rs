@@ -202,7 +202,9 @@ fn ties_break_on_id_bytewise_in_the_direction_of_the_order() {
         c.participants
             .insert(user.clone(), Participant::joined(created_at));
         if let Some(at) = message_at {
-            c.participants.get_mut(&user).unwrap().read_until = at;
+            let p = c.participants.get_mut(&user).unwrap();
+            p.read_until = at;
+            p.read_mark = at;
             c.last_message = Some(Message {
                 id: MessageId::generate(),
                 conversation_id: cid,
@@ -213,6 +215,7 @@ fn ties_break_on_id_bytewise_in_the_direction_of_the_order() {
                 created_at: at,
                 edited_at: None,
                 referenced_message_id: None,
+                origin: parley_domain::Origin::Rest,
             });
         }
         c

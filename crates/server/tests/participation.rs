@@ -490,7 +490,7 @@ fn a_message_from_someone_else_is_unread_until_read_until_reaches_it() {
 }
 
 #[test]
-fn read_until_never_moves_backwards() {
+fn a_patch_sets_read_until_exactly_also_backwards() {
     let (server, _dir) = TestServer::fresh();
     let api = server.api();
     join(&api, C, "a", json!({}));
@@ -500,18 +500,30 @@ fn read_until_never_moves_backwards() {
     let sent_at = created_at(&api, C, &id);
     patch(&api, C, "b", json!({"readUntil": sent_at + 1}));
     assert_eq!(read_by(&api, C, &id), set(&["b"]));
+    assert!(!unread(&api, C, "b"));
 
+    // Back: the message is unread again (a copy of an app restores read state this way).
     patch(&api, C, "b", json!({"readUntil": sent_at - 1000}));
-    assert_eq!(read_by(&api, C, &id), set(&["b"]));
-    assert!(!unread(&api, C, "b"));
+    assert_eq!(read_by(&api, C, &id), set(&[]));
+    assert!(unread(&api, C, "b"));
+    let c = api.fetch(C);
+    assert_eq!(c["participants"]["b"]["readUntil"], sent_at - 1000);
     patch(&api, C, "b", json!({"readUntil": 0, "notify": false}));
-    assert_eq!(read_by(&api, C, &id), set(&["b"]));
-    assert!(!unread(&api, C, "b"));
+    assert_eq!(read_by(&api, C, &id), set(&[]));
+    assert!(unread(&api, C, "b"));
     assert_eq!(
         settings_of(&api, C, "b"),
         json!({"access": "ReadWrite", "notify": false}),
         "the other fields of the PATCH still apply"
     );
+    // A PATCH without readUntil leaves it alone.
+    patch(&api, C, "b", json!({"notify": true}));
+    let c = api.fetch(C);
+    assert_eq!(c["participants"]["b"]["readUntil"], 0);
+    // Sending still moves it forward only: b's own message marks everything before it read.
+    pause();
+    say(&api, C, "b", "Back");
+    assert_eq!(read_by(&api, C, &id), set(&["b"]));
 }
 
 #[test]

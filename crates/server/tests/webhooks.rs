@@ -702,4 +702,28 @@ fn moving_read_until_over_messages_of_others_is_one_message_read_per_message_and
     assert_eq!(reads[0]["data"]["conversation"]["id"], "c");
     // Nobody reads their own messages.
     assert!(reads.iter().all(|e| e["data"]["recipient"]["id"] != "you"));
+    // A PATCH back (marking them unread) and forward again reads nothing newly.
+    let read_until = |t: i64| {
+        api.patch("/conversations/c/participants/me", &json!({"readUntil": t}))
+            .ok_empty()
+    };
+    read_until(0);
+    common::pause();
+    read_until(common::now_ms());
+    let count = || {
+        api.fetch("/events?types=message.read")["data"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    assert_eq!(count(), 2);
+    // A message beyond the highest readUntil ever is newly read ("you" reads "reply" by
+    // sending "four", "me" reads "four" by the PATCH).
+    let fourth = sent("you", "four");
+    read_until(0);
+    read_until(common::now_ms());
+    let log = api.fetch("/events?types=message.read");
+    assert_eq!(count(), 4, "{log}");
+    assert_eq!(log["data"][3]["data"]["message"]["id"], fourth, "{log}");
+    assert_eq!(log["data"][3]["data"]["recipient"]["id"], "me", "{log}");
 }

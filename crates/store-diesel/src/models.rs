@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use parley_domain::{
-    Access, AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Notify,
+    Access, AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Notify, Origin,
     Participant, UserId, Versioned,
 };
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,9 @@ pub(crate) struct ParticipantRow {
     pub access: String,
     pub notify: String,
     pub read_until: i64,
+    /// Copies written before the read mark existed lack it: it is then read as `read_until`.
+    #[serde(default)]
+    pub read_mark: i64,
 }
 
 /// A new participation; its copy of the conversation's columns is filled in by
@@ -56,6 +59,7 @@ pub(crate) struct NewParticipantRow {
     pub access: String,
     pub notify: String,
     pub read_until: i64,
+    pub read_mark: i64,
     pub conv_created_at: i64,
     pub conv_last_activity: i64,
     pub conv_activity_seq: Option<i64>,
@@ -78,6 +82,13 @@ pub(crate) struct MessageRow {
     pub edited_at: Option<i64>,
     pub referenced_message_id: Option<String>,
     pub version: i64,
+    /// Copies written before origins were stored lack it: they were all sent through REST.
+    #[serde(default = "rest_origin")]
+    pub origin: String,
+}
+
+fn rest_origin() -> String {
+    Origin::Rest.as_str().to_owned()
 }
 
 #[derive(Debug, Insertable)]
@@ -94,6 +105,7 @@ pub(crate) struct NewMessageRow<'a> {
     pub created_at: i64,
     pub edited_at: Option<i64>,
     pub referenced_message_id: Option<&'a str>,
+    pub origin: &'a str,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> DbError {
@@ -120,6 +132,7 @@ fn encode_participants(c: &Conversation) -> String {
             access: p.access.as_str().to_owned(),
             notify: p.notify.as_str().to_owned(),
             read_until: p.read_until,
+            read_mark: p.read_mark,
         })
         .collect();
     encode_participant_rows(&rows)
@@ -204,6 +217,7 @@ impl NewParticipantRow {
             access: p.access.as_str().to_owned(),
             notify: p.notify.as_str().to_owned(),
             read_until: p.read_until,
+            read_mark: p.read_mark,
             conv_created_at: 0,
             conv_last_activity: 0,
             conv_activity_seq: None,
@@ -224,6 +238,7 @@ impl ParticipantRow {
                 access,
                 notify,
                 read_until: self.read_until,
+                read_mark: self.read_mark.max(self.read_until),
             },
         ))
     }
@@ -246,6 +261,7 @@ impl MessageRow {
                 .as_ref()
                 .map(|r| r.as_str().to_owned()),
             version: 1,
+            origin: m.origin.as_str().to_owned(),
         }
     }
 
@@ -273,6 +289,7 @@ impl MessageRow {
                 .map(MessageId::new)
                 .transpose()
                 .map_err(corrupt)?,
+            origin: Origin::parse(&self.origin).ok_or_else(|| corrupt(&self.origin))?,
         })
     }
 }
@@ -291,6 +308,7 @@ impl<'a> NewMessageRow<'a> {
             created_at: m.created_at,
             edited_at: m.edited_at,
             referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
+            origin: m.origin.as_str(),
         }
     }
 }

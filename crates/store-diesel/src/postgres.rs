@@ -33,6 +33,9 @@ mod apps;
 #[path = "store/base.rs"]
 mod base;
 #[allow(clippy::duplicate_mod)]
+#[path = "store/bulk.rs"]
+mod bulk;
+#[allow(clippy::duplicate_mod)]
 #[path = "store/conversations.rs"]
 mod conversations;
 #[allow(clippy::duplicate_mod)]

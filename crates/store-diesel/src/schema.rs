@@ -67,6 +67,7 @@ diesel::table! {
         conv_activity_seq -> Nullable<BigInt>,
         conv_last_message_seq -> Nullable<BigInt>,
         conv_last_message_sender -> Nullable<Text>,
+        read_mark -> BigInt,
     }
 }
 
@@ -85,6 +86,7 @@ diesel::table! {
         referenced_message_id -> Nullable<Text>,
         version -> BigInt,
         deleted_seq -> Nullable<BigInt>,
+        origin -> Text,
     }
 }
 
@@ -95,6 +97,7 @@ diesel::table! {
         key -> Text,
         message_id -> Text,
         created_at -> BigInt,
+        permanent -> Bool,
     }
 }
 

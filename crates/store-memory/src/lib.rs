@@ -14,9 +14,9 @@ use parley_domain::events::{
 };
 use parley_domain::{
     Access, AppId, AppRepository, Conversation, ConversationId, ConversationQuery,
-    ConversationRepository, Direction, Message, MessageId, MessageRecord, MessageRepository, Page,
-    Participant, RepositoryError, SecretKey, Standing, User, UserId, UserRepository, UserWrite,
-    Versioned, Walk,
+    ConversationRepository, Direction, ImportRecord, Message, MessageId, MessageRecord,
+    MessageRepository, Page, Participant, RepositoryError, SecretKey, Standing, User, UserId,
+    UserRepository, UserWrite, Versioned, Walk,
 };
 
 pub use cursors::MemoryCursorStore;
@@ -47,9 +47,11 @@ impl Stored {
 struct Data {
     /// Conversations without their last message (that is derived from `messages`).
     conversations: HashMap<Key, Versioned<Conversation>>,
-    /// Each conversation's messages in the order they were stored, tombstones included.
+    /// Each conversation's messages in their order (`created_at`, then storage order),
+    /// tombstones included.
     messages: HashMap<Key, Vec<Stored>>,
-    idempotency: HashMap<(AppId, ConversationId, String), (MessageId, i64)>,
+    /// Idempotency keys: the ID they answered, when, and whether kept without expiry (imports).
+    idempotency: HashMap<(AppId, ConversationId, String), (MessageId, i64, bool)>,
     seq: i64,
     apps: HashMap<AppId, SecretKey>,
     users: HashMap<(AppId, UserId), Versioned<User>>,
@@ -57,6 +59,29 @@ struct Data {
 }
 
 impl Data {
+    /// Stores a message in its place by time (after every message of the same time, since its
+    /// seq is the newest).
+    fn place(&mut self, key: &Key, stored: Stored) {
+        let all = self.messages.entry(key.clone()).or_default();
+        let at = all.partition_point(|s| s.message.created_at <= stored.message.created_at);
+        all.insert(at, stored);
+    }
+
+    /// The ID an idempotency key answers, if it is still remembered.
+    fn remembered(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        key: &str,
+        since: i64,
+    ) -> Option<MessageId> {
+        let ikey = (app.clone(), conversation.clone(), key.to_owned());
+        self.idempotency
+            .get(&ikey)
+            .filter(|(_, at, permanent)| *permanent || *at >= since)
+            .map(|(id, _, _)| id.clone())
+    }
+
     fn current(&self, key: &Key) -> Option<Versioned<Conversation>> {
         let mut found = self.conversations.get(key)?.clone();
         found.value.last_message = self
@@ -150,10 +175,17 @@ impl ConversationRepository for MemoryStore {
         next.last_message = None;
         for (user, p) in next.participants.iter_mut() {
             if let Some(stored) = current.value.participants.get(user) {
-                if before.value.participants.get(user) == Some(p) {
-                    *p = *stored;
-                } else {
-                    p.read_until = p.read_until.max(stored.read_until);
+                match before.value.participants.get(user) {
+                    Some(old) if old == p => *p = *stored,
+                    Some(old) => {
+                        // A PATCH sets readUntil exactly; a write that did not change it keeps
+                        // what a send may have moved since the read.
+                        if old.read_until == p.read_until {
+                            p.read_until = stored.read_until;
+                        }
+                        p.read_mark = p.read_mark.max(stored.read_mark);
+                    }
+                    None => {}
                 }
             }
         }
@@ -313,28 +345,30 @@ impl MessageRepository for MemoryStore {
             floor = message.created_at;
             let message = &message;
             if let Some(k) = &record.idempotency_key {
-                let ikey = (app.clone(), conversation.clone(), k.clone());
-                if let Some((first, at)) = data.idempotency.get(&ikey) {
-                    if *at >= idempotent_since {
-                        ids.push(first.clone());
-                        continue;
-                    }
+                if let Some(first) = data.remembered(app, conversation, k, idempotent_since) {
+                    ids.push(first);
+                    continue;
                 }
+                let ikey = (app.clone(), conversation.clone(), k.clone());
                 data.idempotency
-                    .insert(ikey, (message.id.clone(), message.created_at));
+                    .insert(ikey, (message.id.clone(), message.created_at, false));
             }
             data.seq += 1;
             let seq = data.seq;
-            data.messages.entry(key.clone()).or_default().push(Stored {
-                seq,
-                version: 1,
-                message: message.clone(),
-                deleted_seq: None,
-            });
+            data.place(
+                &key,
+                Stored {
+                    seq,
+                    version: 1,
+                    message: message.clone(),
+                    deleted_seq: None,
+                },
+            );
             if let Some(sender) = &message.sender {
                 if let Some(c) = data.conversations.get_mut(&key) {
                     if let Some(p) = c.value.participants.get_mut(sender) {
                         p.read_until = p.read_until.max(message.created_at);
+                        p.read_mark = p.read_mark.max(message.created_at);
                     }
                 }
             }
@@ -342,6 +376,61 @@ impl MessageRepository for MemoryStore {
             if let Some(events) = events.get(i) {
                 data.outbox.record(app, events);
             }
+        }
+        Ok(Some(ids))
+    }
+
+    async fn import_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[ImportRecord],
+        idempotent_since: i64,
+    ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
+        let mut data = self.lock()?;
+        let key = key(app, conversation);
+        let Some(stored) = data.conversations.get(&key) else {
+            return Ok(None);
+        };
+        let on_record = |u: &UserId| stored.value.participants.contains_key(u);
+        if records.iter().any(|r| {
+            r.message().sender.as_ref().is_some_and(|s| !on_record(s))
+                || r.read_by.iter().any(|u| !on_record(u))
+        }) {
+            return Err(RepositoryError::Conflict);
+        }
+        let mut ids = Vec::with_capacity(records.len());
+        for import in records {
+            let message = import.message();
+            if let Some(k) = &import.record.idempotency_key {
+                if let Some(first) = data.remembered(app, conversation, k, idempotent_since) {
+                    ids.push(first);
+                    continue;
+                }
+                let ikey = (app.clone(), conversation.clone(), k.clone());
+                data.idempotency
+                    .insert(ikey, (message.id.clone(), message.created_at, true));
+            }
+            data.seq += 1;
+            let seq = data.seq;
+            data.place(
+                &key,
+                Stored {
+                    seq,
+                    version: 1,
+                    message: message.clone(),
+                    deleted_seq: None,
+                },
+            );
+            if let Some(c) = data.conversations.get_mut(&key) {
+                for reader in &import.read_by {
+                    if let Some(p) = c.value.participants.get_mut(reader) {
+                        p.read_until = p.read_until.max(message.created_at);
+                        p.read_mark = p.read_mark.max(message.created_at);
+                    }
+                }
+            }
+            ids.push(message.id.clone());
         }
         Ok(Some(ids))
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use parley_domain::{
     Access, AppId, Conversation, ConversationId, ConversationPatch, ConversationQuery,
     ConversationService, CustomPatch, Direction, Limits, Message, MessageId, MessageKind,
-    MessageRecord, MessageService, NewMessage, Notify, OrderBy, Participant, Position,
+    MessageRecord, MessageService, NewMessage, Notify, OrderBy, Origin, Participant, Position,
     RepositoryError, SecretKey, Standing, SystemClock, User, UserId, UserWrite, Versioned, Walk,
 };
 
@@ -43,6 +43,7 @@ fn sample(id: &str) -> Conversation {
             access: Access::Read,
             notify: Notify::MentionsOnly,
             read_until: 0,
+            read_mark: 0,
         },
     );
     c.participants.insert(
@@ -51,6 +52,7 @@ fn sample(id: &str) -> Conversation {
             access: Access::ReadWrite,
             notify: Notify::Off,
             read_until: 0,
+            read_mark: 0,
         },
     );
     c
@@ -172,6 +174,7 @@ pub async fn update_writes_participant_additions_changes_and_removals(s: &Stores
             access: Access::Read,
             notify: Notify::Off,
             read_until: 0,
+            read_mark: 0,
         },
     );
     after
@@ -353,6 +356,7 @@ fn record(conversation: &str, sender: Option<&str>, text: &str, at: i64) -> Mess
             created_at: at,
             edited_at: None,
             referenced_message_id: None,
+            origin: Origin::Rest,
         },
         idempotency_key: None,
     }

@@ -73,6 +73,7 @@ fn message(conversation: &str, text: &str, at: i64) -> MessageRecord {
             created_at: at,
             edited_at: None,
             referenced_message_id: None,
+            origin: parley_domain::Origin::Rest,
         },
         idempotency_key: None,
     }

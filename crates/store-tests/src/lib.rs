@@ -13,6 +13,7 @@ use parley_domain::{
 
 pub mod cases;
 pub mod events;
+pub mod import;
 
 /// The ports of one fresh, empty store. `guard` keeps whatever backs it (a temp dir) alive.
 pub struct Stores {
@@ -107,6 +108,28 @@ macro_rules! contract_suite {
             concurrent_writes_are_logged_so_that_a_reader_never_skips_one,
             a_read_until_move_finds_the_newest_message_of_others_it_covers,
         );
+        $crate::import_cases!(
+            $factory;
+            imported_history_takes_its_place_by_time_and_keeps_its_origin,
+            import_keys_are_kept_without_expiry_and_read_by_moves_read_until_forward,
+            a_walk_keeps_its_snapshot_when_an_import_moves_a_conversation,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! import_cases {
+    ($factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(stores) = $crate::Fresh::fresh($factory().await) else {
+                    return;
+                };
+                $crate::import::$case(&stores).await;
+            }
+        )+
     };
 }
 

@@ -66,6 +66,7 @@ fn conversation(i: u64, now: i64) -> anyhow::Result<(Conversation, i64)> {
         let sender = UserId::new(users[0].as_str())?;
         if let Some(p) = c.participants.get_mut(&sender) {
             p.read_until = sent_at;
+            p.read_mark = sent_at;
         }
         c.last_message = Some(Message {
             id: MessageId::generate(),
@@ -77,6 +78,7 @@ fn conversation(i: u64, now: i64) -> anyhow::Result<(Conversation, i64)> {
             created_at: sent_at,
             edited_at: None,
             referenced_message_id: None,
+            origin: parley_domain::Origin::Rest,
         });
         activity = sent_at;
     }

@@ -5,12 +5,15 @@ use serde::Serialize;
 
 use crate::body::{read_json, read_json_or_empty};
 use crate::dto::{
-    conversation_patch, conversation_query, join_body, legacy_patch, message_patch, message_query,
-    new_messages, participant_patch, query_pairs, user_batch, user_conversation_query, user_patch,
-    user_query, ConversationView, Created, Data, MessageView, UserConversationView, UserView,
+    conversation_patch, conversation_query, import_items, join_body, legacy_patch, message_patch,
+    message_query, new_messages, participant_patch, query_pairs, user_batch,
+    user_conversation_query, user_patch, user_query, ConversationView, Created, Data, MessageView,
+    UserConversationView, UserView,
 };
 use crate::error::ApiError;
-use crate::path::{conversation_id, legacy_key, message_id, participant_id, user_id};
+use crate::path::{
+    conversation_id, import_conversation_id, legacy_key, message_id, participant_id, user_id,
+};
 use crate::state::AppState;
 
 mod events;
@@ -52,6 +55,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             resource("/v1/{app_id}/conversations/{conversation_id}/messages")
                 .route(web::get().to(list_messages))
                 .route(web::post().to(send_messages)),
+        )
+        .service(
+            resource("/v1/{app_id}/import/conversations/{conversation_id}/messages")
+                .route(web::post().to(import_messages)),
         )
         .service(resource("/v1/{app_id}/presences").route(web::post().to(presences)))
         .service(
@@ -175,6 +182,21 @@ async fn send_messages(
     let body = read_json(&req, payload, &state.body).await?;
     let items = new_messages(body)?;
     let ids = state.messages.send(&app, &id, items).await?;
+    let created: Vec<Created> = ids.iter().map(|id| Created { id: id.as_str() }).collect();
+    Ok(ok(&created))
+}
+
+/// `POST /import/conversations/{id}/messages`: history with its original times.
+async fn import_messages(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Answer {
+    let app = state.admit(&req)?;
+    let id = import_conversation_id(&req)?;
+    let body = read_json(&req, payload, &state.body).await?;
+    let items = import_items(body)?;
+    let ids = state.messages.import(&app, &id, items).await?;
     let created: Vec<Created> = ids.iter().map(|id| Created { id: id.as_str() }).collect();
     Ok(ok(&created))
 }

@@ -351,7 +351,7 @@ fn rank_page(
                     .is_null()
                     .or(messages::deleted_seq.gt(walk.snapshot)),
             )
-            .order(messages::seq.desc())
+            .order((messages::created_at.desc(), messages::seq.desc()))
             .select(messages::created_at)
             .first(conn)
             .optional()?;
@@ -467,9 +467,15 @@ impl ConversationRepository for Store {
                                     participants::notify.eq(p.notify.as_str()),
                                 ))
                                 .execute(tx)?;
-                            // readUntil never moves backwards, also not through a stale read.
-                            diesel::update(this.filter(participants::read_until.lt(p.read_until)))
-                                .set(participants::read_until.eq(p.read_until))
+                            // A PATCH sets readUntil exactly; a write that did not change it
+                            // leaves what a send may have moved since the read.
+                            if old.read_until != p.read_until {
+                                diesel::update(this)
+                                    .set(participants::read_until.eq(p.read_until))
+                                    .execute(tx)?;
+                            }
+                            diesel::update(this.filter(participants::read_mark.lt(p.read_mark)))
+                                .set(participants::read_mark.eq(p.read_mark))
                                 .execute(tx)?;
                         }
                         _ => {}

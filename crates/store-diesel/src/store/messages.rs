@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use parley_domain::events::NewEvent;
 use parley_domain::{
-    Access, AppId, ConversationId, Message, MessageId, MessageRecord, MessageRepository,
-    RepositoryError, UserId, Versioned,
+    Access, AppId, ConversationId, ImportRecord, Message, MessageId, MessageRecord,
+    MessageRepository, RepositoryError, UserId, Versioned,
 };
 
 use super::{DbConnection, Store};
@@ -36,7 +36,7 @@ pub(crate) fn current_seq(conn: &mut DbConnection) -> Result<i64, DbError> {
         .first(conn)?)
 }
 
-/// Makes the newest remaining message the conversation's last one (or none), with the copy of
+/// Makes the newest remaining message (by time, then storage order) the conversation's last one (or none), with the copy of
 /// it that conversation reads carry.
 pub(crate) fn refresh_last_message(
     conn: &mut DbConnection,
@@ -47,7 +47,7 @@ pub(crate) fn refresh_last_message(
         .filter(messages::app_id.eq(app))
         .filter(messages::conversation_id.eq(conversation))
         .filter(messages::deleted_seq.is_null())
-        .order(messages::seq.desc())
+        .order((messages::created_at.desc(), messages::seq.desc()))
         .select((messages::seq, MessageRow::as_select()))
         .first(conn)
         .optional()?;
@@ -134,12 +134,16 @@ fn insert_all(
         }
         if let Some(key) = &record.idempotency_key {
             let this_key = idempotency_keys::table.find((app_s, conv_s, key.as_str()));
-            let seen: Option<(String, i64)> = this_key
-                .select((idempotency_keys::message_id, idempotency_keys::created_at))
+            let seen: Option<(String, i64, bool)> = this_key
+                .select((
+                    idempotency_keys::message_id,
+                    idempotency_keys::created_at,
+                    idempotency_keys::permanent,
+                ))
                 .first(tx)
                 .optional()?;
             match seen {
-                Some((first_id, at)) if at >= idempotent_since => {
+                Some((first_id, at, permanent)) if permanent || at >= idempotent_since => {
                     ids.push(MessageId::new(first_id).map_err(corrupt)?);
                     continue;
                 }
@@ -171,6 +175,15 @@ fn insert_all(
                     .filter(participants::read_until.lt(message.created_at)),
             )
             .set(participants::read_until.eq(message.created_at))
+            .execute(tx)?;
+            diesel::update(
+                participants::table
+                    .filter(participants::app_id.eq(app_s))
+                    .filter(participants::conversation_id.eq(conv_s))
+                    .filter(participants::user_id.eq(sender.as_str()))
+                    .filter(participants::read_mark.lt(message.created_at)),
+            )
+            .set(participants::read_mark.eq(message.created_at))
             .execute(tx)?;
         }
     }
@@ -241,6 +254,22 @@ impl MessageRepository for Store {
         .await
     }
 
+    async fn import_messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[ImportRecord],
+        idempotent_since: i64,
+    ) -> Result<Option<Vec<MessageId>>, RepositoryError> {
+        let (app, conversation, records) = (app.clone(), conversation.clone(), records.to_vec());
+        self.run_write(move |conn| {
+            super::write_tx(&mut *conn, |tx| {
+                super::import::import_all(tx, &app, &conversation, &records, idempotent_since)
+            })
+        })
+        .await
+    }
+
     async fn find_message(
         &self,
         app: &AppId,
@@ -287,21 +316,24 @@ impl MessageRepository for Store {
                     .filter(messages::deleted_seq.is_null())
                     .into_boxed();
                 if let Some(after) = &starting_after {
-                    let seq: Option<i64> = messages::table
+                    let place: Option<(i64, i64)> = messages::table
                         .filter(messages::app_id.eq(&app))
                         .filter(messages::id.eq(after.as_str()))
                         .filter(messages::conversation_id.eq(&conversation))
                         .filter(messages::deleted_seq.is_null())
-                        .select(messages::seq)
+                        .select((messages::created_at, messages::seq))
                         .first(tx)
                         .optional()?;
-                    let Some(seq) = seq else {
+                    let Some((at, seq)) = place else {
                         return Ok(None);
                     };
-                    q = q.filter(messages::seq.lt(seq));
+                    // Keyset on (created_at, seq), newest first.
+                    q = q
+                        .filter(messages::created_at.le(at))
+                        .filter(messages::created_at.lt(at).or(messages::seq.lt(seq)));
                 }
                 let rows: Vec<MessageRow> = q
-                    .order(messages::seq.desc())
+                    .order((messages::created_at.desc(), messages::seq.desc()))
                     .limit(limit)
                     .select(MessageRow::as_select())
                     .load(tx)?;
@@ -385,7 +417,7 @@ impl MessageRepository for Store {
                         .is_null()
                         .or(messages::sender_id.ne(&user)),
                 )
-                .order(messages::seq.desc())
+                .order((messages::created_at.desc(), messages::seq.desc()))
                 .select(MessageRow::as_select())
                 .first(conn)
                 .optional()?;

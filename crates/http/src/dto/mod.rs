@@ -13,6 +13,10 @@ use parley_domain::{
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+mod imports;
+
+pub use imports::import_items;
+
 /// Fields of the Conversation object that a PUT may carry but that are read-only.
 const READ_ONLY_CONVERSATION_FIELDS: [&str; 3] = ["topicId", "createdAt", "lastMessage"];
 
@@ -39,7 +43,11 @@ fn nullable_string(problems: &mut Problems, name: &str, value: Value) -> Field<S
 }
 
 /// An array of strings, each with its index in the request (so reasons name the right item).
-fn string_items(problems: &mut Problems, name: &str, value: Value) -> Option<Vec<(usize, String)>> {
+pub(super) fn string_items(
+    problems: &mut Problems,
+    name: &str,
+    value: Value,
+) -> Option<Vec<(usize, String)>> {
     let Value::Array(items) = value else {
         problems.invalid(name, "must be an array of strings");
         return None;
@@ -332,7 +340,7 @@ impl<'a> MessageView<'a> {
                 .into_iter()
                 .map(UserId::as_str)
                 .collect(),
-            origin: "rest",
+            origin: m.origin.as_str(),
             referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
             attachment: None,
             location: None,
@@ -352,7 +360,11 @@ pub struct Created<'a> {
     pub id: &'a str,
 }
 
-fn required_string(problems: &mut Problems, path: &str, value: Option<Value>) -> Option<String> {
+pub(super) fn required_string(
+    problems: &mut Problems,
+    path: &str,
+    value: Option<Value>,
+) -> Option<String> {
     match value {
         Some(Value::String(s)) => Some(s),
         Some(_) => {
@@ -367,7 +379,11 @@ fn required_string(problems: &mut Problems, path: &str, value: Option<Value>) ->
 }
 
 /// `custom` of a new message: an object of strings.
-fn string_map(problems: &mut Problems, path: &str, value: Value) -> BTreeMap<String, String> {
+pub(super) fn string_map(
+    problems: &mut Problems,
+    path: &str,
+    value: Value,
+) -> BTreeMap<String, String> {
     let Value::Object(map) = value else {
         problems.invalid(path, "must be an object of strings");
         return BTreeMap::new();
