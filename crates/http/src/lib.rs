@@ -12,10 +12,12 @@ mod path;
 mod rate;
 mod routes;
 mod state;
+pub mod version;
 
 pub use auth::Authenticator;
 pub use body::BodyPolicy;
 pub use error::ApiError;
 pub use rate::RateLimit;
-pub use routes::{configure, route_not_found, EventBus, JsonEventEncoder};
+pub use routes::{app, configure, route_not_found, EventBus, JsonEventEncoder};
 pub use state::AppState;
+pub use version::RestVersion;

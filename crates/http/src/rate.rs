@@ -36,9 +36,27 @@ impl RateLimit {
     /// # Errors
     /// [`ApiError::RateLimited`] with the whole seconds to wait.
     pub fn check(&self, app: &AppId) -> Result<(), ApiError> {
-        self.limiter.check_key(app).map_err(|not_until| {
-            let wait = not_until.wait_time_from(self.clock.now());
-            ApiError::RateLimited(wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
-        })
+        self.check_n(app, 1)
+    }
+
+    /// Takes `n` requests at once (a batch of `n` operations): all or none.
+    ///
+    /// # Errors
+    /// [`ApiError::RateLimited`] with the whole seconds to wait; also when `n` is more than the
+    /// burst allows at all (then a second is as good a wait as any).
+    pub fn check_n(&self, app: &AppId, n: u32) -> Result<(), ApiError> {
+        let Some(n) = NonZeroU32::new(n) else {
+            return Ok(());
+        };
+        match self.limiter.check_key_n(app, n) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(not_until)) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(ApiError::RateLimited(
+                    wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
+                ))
+            }
+            Err(_) => Err(ApiError::RateLimited(1)),
+        }
     }
 }

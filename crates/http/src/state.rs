@@ -1,7 +1,8 @@
 //! What every handler shares: the services, the authenticator and the request limits.
 
 use actix_web::http::header;
-use actix_web::HttpRequest;
+use actix_web::{HttpMessage, HttpRequest};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use parley_domain::events::EventService;
@@ -12,6 +13,12 @@ use crate::body::BodyPolicy;
 use crate::error::ApiError;
 use crate::path::app_segment;
 use crate::rate::RateLimit;
+use crate::version::{requested, RestVersion};
+
+/// Marks a request that runs as an operation of a `/batch`: the batch was admitted (and
+/// rate-limited as its number of operations) already.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BatchOperation;
 
 /// Shared by all workers behind `web::Data`.
 #[derive(Debug)]
@@ -24,6 +31,8 @@ pub struct AppState {
     pub body: BodyPolicy,
     /// The event log and what wakes its streams; `None` serves no event routes (404).
     pub events: Option<(EventService, Arc<crate::EventBus>)>,
+    /// Each app's default `TalkJS-REST-Version` (`apps.<id>.rest_version`); others: the newest.
+    pub rest_versions: HashMap<AppId, RestVersion>,
 }
 
 impl AppState {
@@ -43,7 +52,26 @@ impl AppState {
             rate_limit,
             body,
             events: None,
+            rest_versions: HashMap::new(),
         }
+    }
+
+    /// Gives apps their default API version.
+    #[must_use]
+    pub fn with_rest_versions(mut self, versions: HashMap<AppId, RestVersion>) -> Self {
+        self.rest_versions = versions;
+        self
+    }
+
+    /// The API version whose behaviour this request of `app` gets.
+    ///
+    /// # Errors
+    /// 400 naming the header when it is not a date.
+    pub fn version(&self, req: &HttpRequest, app: &AppId) -> Result<RestVersion, ApiError> {
+        Ok(match requested(req)? {
+            Some(version) => version,
+            None => self.rest_versions.get(app).copied().unwrap_or_default(),
+        })
     }
 
     /// Serves the event log from `service`, its streams woken by `bus`.
@@ -60,11 +88,22 @@ impl AppState {
         self
     }
 
-    /// Authenticates the request for the app in its path and applies the app's rate limit.
+    /// Authenticates the request for the app in its path, applies the app's rate limit and
+    /// checks the `TalkJS-REST-Version` header.
     ///
     /// # Errors
-    /// 401 or 429 as [`ApiError`].
+    /// 401, 429 or 400 (a version that is not a date) as [`ApiError`].
     pub fn admit(&self, req: &HttpRequest) -> Result<AppId, ApiError> {
+        let app = self.authenticate(req)?;
+        self.charge(req, &app, 1)?;
+        Ok(app)
+    }
+
+    /// The app whose credentials the request carries (exactly one `Authorization` header).
+    ///
+    /// # Errors
+    /// 401 as [`ApiError`].
+    pub(crate) fn authenticate(&self, req: &HttpRequest) -> Result<AppId, ApiError> {
         let mut given = req.headers().get_all(header::AUTHORIZATION);
         let authorization = given.next();
         // Which of two credentials counts would be a guess, and proxies disagree on it.
@@ -73,12 +112,28 @@ impl AppState {
                 "more than one Authorization header; send exactly one",
             ));
         }
-        let app = self
-            .auth
-            .authenticate(&app_segment(req), authorization.map(|v| v.as_bytes()))?;
+        self.auth
+            .authenticate(&app_segment(req), authorization.map(|v| v.as_bytes()))
+    }
+
+    /// Counts the request as `weight` requests of `app` for the rate limit (a batch of that
+    /// many operations; the operations of an admitted batch are not counted again) and checks
+    /// its version header.
+    ///
+    /// # Errors
+    /// 429 or 400 as [`ApiError`].
+    pub(crate) fn charge(
+        &self,
+        req: &HttpRequest,
+        app: &AppId,
+        weight: u32,
+    ) -> Result<(), ApiError> {
         if let Some(limit) = &self.rate_limit {
-            limit.check(&app)?;
+            if req.extensions().get::<BatchOperation>().is_none() {
+                limit.check_n(app, weight)?;
+            }
         }
-        Ok(app)
+        requested(req)?;
+        Ok(())
     }
 }

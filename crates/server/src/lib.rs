@@ -4,18 +4,21 @@
 pub mod background;
 pub mod settings;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, HttpServer};
 use anyhow::Context;
 use parley_domain::events::{EventRecorder, EventRepository, EventService, ReadLookup};
 use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
     MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
-use parley_http::{AppState, Authenticator, BodyPolicy, EventBus, JsonEventEncoder, RateLimit};
+use parley_http::{
+    AppState, Authenticator, BodyPolicy, EventBus, JsonEventEncoder, RateLimit, RestVersion,
+};
 #[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
 #[cfg(feature = "postgres")]
@@ -150,6 +153,22 @@ async fn app_keys(
     Ok((keys, None))
 }
 
+/// Each configured app's `rest_version`, checked.
+fn rest_versions(settings: &Settings) -> anyhow::Result<HashMap<AppId, RestVersion>> {
+    let mut out = HashMap::new();
+    for (app, cfg) in &settings.apps {
+        let Some(raw) = &cfg.rest_version else {
+            continue;
+        };
+        let version = RestVersion::parse(raw).with_context(|| {
+            format!("apps.{app}.rest_version: {raw:?} is not an API version date (YYYY-MM-DD)")
+        })?;
+        let id = AppId::new(app.as_str()).with_context(|| format!("apps.{app}: invalid app ID"))?;
+        out.insert(id, version);
+    }
+    Ok(out)
+}
+
 /// Opens storage, binds the listener and starts serving. The returned server runs until it is
 /// stopped or the process gets SIGINT/SIGTERM; then it finishes requests in flight.
 ///
@@ -225,23 +244,17 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             ),
         )
         .with_body_policy(body)
-        .with_events(event_log, bus),
+        .with_events(event_log, bus)
+        .with_rest_versions(rest_versions(&settings)?),
     );
 
-    let mut server = HttpServer::new(move || {
-        App::new()
-            // `/conversations/x/` names `/conversations/x` (TalkJS's clients send both).
-            .wrap(actix_web::middleware::NormalizePath::trim())
-            .app_data(state.clone())
-            .configure(parley_http::configure)
-            .default_service(web::to(parley_http::route_not_found))
-    })
-    .shutdown_timeout(server_settings.shutdown_timeout_secs)
-    .client_request_timeout(Duration::from_secs(
-        server_settings.request_head_timeout_secs,
-    ))
-    .keep_alive(Duration::from_secs(server_settings.keep_alive_secs))
-    .max_connections(server_settings.max_connections_per_worker);
+    let mut server = HttpServer::new(move || parley_http::app(state.clone()))
+        .shutdown_timeout(server_settings.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(
+            server_settings.request_head_timeout_secs,
+        ))
+        .keep_alive(Duration::from_secs(server_settings.keep_alive_secs))
+        .max_connections(server_settings.max_connections_per_worker);
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }

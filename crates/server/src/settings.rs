@@ -93,6 +93,9 @@ pub struct AppSettings {
     pub secret_key: String,
     #[serde(default)]
     pub webhooks: AppWebhookSettings,
+    /// The app's default `TalkJS-REST-Version` (`YYYY-MM-DD`); unset: the newest.
+    #[serde(default)]
+    pub rest_version: Option<String>,
 }
 
 impl std::fmt::Debug for AppSettings {
@@ -100,6 +103,7 @@ impl std::fmt::Debug for AppSettings {
         f.debug_struct("AppSettings")
             .field("secret_key", &"***")
             .field("webhooks", &self.webhooks)
+            .field("rest_version", &self.rest_version)
             .finish()
     }
 }

@@ -170,3 +170,64 @@ fn presences_and_sessions_answer_that_nobody_is_online() {
         .post("/presences", &json!({}))
         .error(401, "UNAUTHORIZED");
 }
+
+#[test]
+fn every_response_is_json_errors_and_empty_objects_included() {
+    let (server, _dir) = TestServer::fresh();
+    let api = server.api();
+    api.put("/users/u", &json!({"name": "U"})).ok_empty();
+    let big = vec![b' '; 2 * 1024 * 1024];
+    let answers = [
+        api.get("/users/u"),
+        api.get("/users"),
+        api.put("/conversations/c", &json!({})),
+        api.get("/conversations/c/"),
+        api.put("/conversations/c", &json!({"subject": 1})),
+        api.get("/users/missing"),
+        api.get("/no/such/route"),
+        api.request("HEAD", "/users/u", &[], None),
+        api.request("OPTIONS", "/users", &[], None),
+        api.delete("/users/u"),
+        api.put_raw("/conversations/c", b"{not json"),
+        api.request("PUT", "/conversations/c", &[("Content-Type", "text/plain")], Some(b"{}")),
+        api.request(
+            "POST",
+            "/conversations/c/messages",
+            &[("Content-Type", "application/json")],
+            Some(&big),
+        ),
+        send("GET", &format!("{}/v1/{APP}/users", server.base), &[], None),
+        send("GET", &format!("{}/", server.base), &[], None),
+        api.post("/presences", &json!({})),
+        api.get("/users/u/sessions"),
+        api.post("/batch", &json!([[1, "GET", "/users/u"]])),
+        api.request("GET", "/users", &[("TalkJS-REST-Version", "x")], None),
+    ];
+    let mut statuses = std::collections::BTreeSet::new();
+    for resp in &answers {
+        statuses.insert(resp.status);
+        assert!(
+            resp.headers
+                .get("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "{} without a JSON content type: {:?} {}",
+            resp.status,
+            resp.headers,
+            resp.text
+        );
+        if resp.status != 200 || !resp.text.is_empty() {
+            if resp.text.is_empty() {
+                // HEAD has no body; its headers still say JSON.
+                continue;
+            }
+            let body: serde_json::Value = serde_json::from_str(&resp.text)
+                .unwrap_or_else(|e| panic!("{}: {e}: {}", resp.status, resp.text));
+            if resp.status >= 400 {
+                assert!(body["errorCode"].is_string(), "{body}");
+            }
+        }
+    }
+    for status in [200, 400, 401, 404, 405, 413, 415] {
+        assert!(statuses.contains(&status), "{status} not covered: {statuses:?}");
+    }
+}

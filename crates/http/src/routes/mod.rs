@@ -15,16 +15,41 @@ use crate::path::{
     conversation_id, import_conversation_id, legacy_key, message_id, participant_id, user_id,
 };
 use crate::state::AppState;
+use crate::version::RestVersion;
+use parley_domain::{ConversationQuery, Direction, OrderBy, ServiceError};
 
+mod batch;
 mod events;
 
 pub use events::{EventBus, JsonEventEncoder};
 
 type Answer = Result<HttpResponse, ApiError>;
 
+/// The whole application over `state`: every route, `/conversations/x/` as `/conversations/x`
+/// (TalkJS's clients send both), and the JSON 404 for the rest. The server runs it, and
+/// `/batch` dispatches its operations into a per-worker instance of it.
+pub fn app(
+    state: web::Data<AppState>,
+) -> actix_web::App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    actix_web::App::new()
+        .wrap(actix_web::middleware::NormalizePath::trim())
+        .app_data(state)
+        .configure(configure)
+        .default_service(web::to(route_not_found))
+}
+
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/v1/{app_id}/conversations").route(web::get().to(list_conversations)))
+    cfg.service(resource("/v1/{app_id}/batch").route(web::post().to(batch::batch)))
+        .service(resource("/v1/{app_id}/conversations").route(web::get().to(list_conversations)))
         .service(
             resource("/v1/{app_id}/conversations/{conversation_id}")
                 .route(web::get().to(get_conversation))
@@ -114,9 +139,29 @@ async fn method_not_allowed(req: HttpRequest, state: web::Data<AppState>) -> Ans
     Err(ApiError::MethodNotAllowed(req.method().to_string()))
 }
 
+/// The query parameters of a conversation list as the request's API version reads them:
+/// 2021-01-01 orders by creation, newest first, whatever `orderBy`/`orderDirection` say.
+fn versioned_pairs(version: RestVersion, raw: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let mut pairs = query_pairs(raw)?;
+    if version.lists_by_creation_only() {
+        pairs.retain(|(name, _)| name != "orderBy" && name != "orderDirection");
+    }
+    Ok(pairs)
+}
+
+fn versioned_query(version: RestVersion, mut query: ConversationQuery) -> ConversationQuery {
+    if version.lists_by_creation_only() {
+        query.order_by = OrderBy::CreatedAt;
+        query.direction = Direction::Desc;
+    }
+    query
+}
+
 async fn list_conversations(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
-    let query = conversation_query(query_pairs(req.query_string())?)?;
+    let version = state.version(&req, &app)?;
+    let query = conversation_query(versioned_pairs(version, req.query_string())?)?;
+    let query = versioned_query(version, query);
     let page = state.conversations.list(&app, &query).await?;
     Ok(ok(&Data {
         data: page.iter().map(ConversationView::from).collect(),
@@ -321,9 +366,15 @@ async fn user_sessions(req: HttpRequest, state: web::Data<AppState>) -> Answer {
 
 async fn list_user_conversations(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
+    let version = state.version(&req, &app)?;
     let id = user_id(&req)?;
-    let query = user_conversation_query(query_pairs(req.query_string())?)?;
-    let page = state.users.conversations(&app, &id, &query).await?;
+    let query = user_conversation_query(versioned_pairs(version, req.query_string())?)?;
+    let query = versioned_query(version, query);
+    let page = match state.users.conversations(&app, &id, &query).await {
+        // Before 2024-01-01 an unknown user simply has no conversations.
+        Err(ServiceError::NotFound("user")) if version.unknown_user_lists_empty() => Vec::new(),
+        other => other?,
+    };
     Ok(ok(&Data {
         data: page.iter().map(UserConversationView::from).collect(),
     }))
