@@ -1,7 +1,7 @@
 -- Shared by the load scripts: the app's key and the number of seeded conversations.
 local M = {}
 M.n = tonumber(os.getenv("BENCH_N") or "1000000")
-M.users = 100000
+M.users = tonumber(os.getenv("BENCH_USERS") or "100000")
 M.auth = "Bearer " .. (os.getenv("BENCH_KEY") or "sk_test_bench")
 function M.conversation(i)
   return string.format("/v1/bench/conversations/c%07d", i)

@@ -142,7 +142,8 @@ fn post_answers_ids_and_get_returns_the_documented_object() {
             "type": "UserMessage", "senderId": "123456", "text": "Hey, I'm in London",
             "custom": {"city": "London"}, "createdAt": created_at, "editedAt": null,
             "readBy": [], "origin": "rest", "referencedMessageId": null,
-            "attachment": null, "location": null
+            "attachment": null, "location": null,
+            "content": [{"type": "text", "children": ["Hey, I'm in London"]}], "reactions": {}
         })
     );
     assert_eq!(list(&api, ""), vec![got]);

@@ -322,6 +322,18 @@ pub struct MessageView<'a> {
     referenced_message_id: Option<&'a str>,
     attachment: Option<()>,
     location: Option<()>,
+    /// The text as one text block (content blocks arrive with rich messages).
+    content: [TextBlock<'a>; 1],
+    /// No reactions yet (they arrive with rich messages): always `{}`.
+    reactions: BTreeMap<(), ()>,
+}
+
+/// `{"type": "text", "children": [text]}`
+#[derive(Serialize)]
+struct TextBlock<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    children: [&'a str; 1],
 }
 
 impl<'a> MessageView<'a> {
@@ -344,6 +356,11 @@ impl<'a> MessageView<'a> {
             referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
             attachment: None,
             location: None,
+            content: [TextBlock {
+                kind: "text",
+                children: [&m.text],
+            }],
+            reactions: BTreeMap::new(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `MessageRepository::import_messages` on diesel: history with its original times, in one
 //! write transaction per request (one multi-row insert), with no events.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use diesel::prelude::*;
 use parley_domain::{AppId, ConversationId, ImportRecord, MessageId};
@@ -16,32 +16,41 @@ fn corrupt(e: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(e.to_string())
 }
 
-/// The ID an idempotency key answers, if it is still remembered: import keys always, send
-/// keys from `since` on. An expired send key is deleted so that the import can take it over.
+/// Rows per multi-row statement of keys, well below SQLite's limit on bound variables.
+const KEY_CHUNK: usize = 200;
+
+/// The IDs that the given idempotency keys answer, for those still remembered: import keys
+/// always, send keys from `since` on. Expired send keys are deleted so that the import can take
+/// them over. One query per chunk of keys rather than one per item.
 fn remembered(
     tx: &mut DbConnection,
-    (app, conversation, key): (&str, &str, &str),
+    (app, conversation): (&str, &str),
+    keys: &[&str],
     since: i64,
-) -> Result<Option<MessageId>, DbError> {
-    let this_key = idempotency_keys::table.find((app, conversation, key));
-    let seen: Option<(String, i64, bool)> = this_key
-        .select((
-            idempotency_keys::message_id,
-            idempotency_keys::created_at,
-            idempotency_keys::permanent,
-        ))
-        .first(tx)
-        .optional()?;
-    match seen {
-        Some((first, at, permanent)) if permanent || at >= since => {
-            Ok(Some(MessageId::new(first).map_err(corrupt)?))
+) -> Result<HashMap<String, MessageId>, DbError> {
+    let mut out = HashMap::new();
+    for chunk in keys.chunks(KEY_CHUNK) {
+        let seen: Vec<(String, String, i64, bool)> = idempotency_keys::table
+            .filter(idempotency_keys::app_id.eq(app))
+            .filter(idempotency_keys::conversation_id.eq(conversation))
+            .filter(idempotency_keys::key.eq_any(chunk))
+            .select((
+                idempotency_keys::key,
+                idempotency_keys::message_id,
+                idempotency_keys::created_at,
+                idempotency_keys::permanent,
+            ))
+            .load(tx)?;
+        for (key, first, at, permanent) in seen {
+            if permanent || at >= since {
+                out.insert(key, MessageId::new(first).map_err(corrupt)?);
+            } else {
+                diesel::delete(idempotency_keys::table.find((app, conversation, key.as_str())))
+                    .execute(tx)?;
+            }
         }
-        Some(_) => {
-            diesel::delete(this_key).execute(tx)?;
-            Ok(None)
-        }
-        None => Ok(None),
     }
+    Ok(out)
 }
 
 /// Imports `records` into the conversation; `None` when it does not exist.
@@ -80,32 +89,47 @@ pub(crate) fn import_all(
     }) {
         return Err(DbError::Conflict);
     }
+    let keys: Vec<&str> = records
+        .iter()
+        .filter_map(|r| r.record.idempotency_key.as_deref())
+        .collect();
+    let mut known = if keys.is_empty() {
+        HashMap::new()
+    } else {
+        remembered(tx, (app_s, conv_s), &keys, idempotent_since)?
+    };
     let mut ids = Vec::with_capacity(records.len());
     let mut to_store = Vec::with_capacity(records.len());
+    let mut new_keys = Vec::new();
     for import in records {
         let message = import.message();
         if let Some(key) = &import.record.idempotency_key {
-            if let Some(first) = remembered(tx, (app_s, conv_s, key), idempotent_since)? {
-                ids.push(first);
+            if let Some(first) = known.get(key) {
+                ids.push(first.clone());
                 continue;
             }
-            // A concurrent import of the same key makes this a unique violation: Conflict.
-            diesel::insert_into(idempotency_keys::table)
-                .values((
-                    idempotency_keys::app_id.eq(app_s),
-                    idempotency_keys::conversation_id.eq(conv_s),
-                    idempotency_keys::key.eq(key.as_str()),
-                    idempotency_keys::message_id.eq(message.id.as_str()),
-                    idempotency_keys::created_at.eq(message.created_at),
-                    idempotency_keys::permanent.eq(true),
-                ))
-                .execute(tx)?;
+            // The same key later in this request answers this message.
+            known.insert(key.clone(), message.id.clone());
+            new_keys.push((
+                idempotency_keys::app_id.eq(app_s),
+                idempotency_keys::conversation_id.eq(conv_s),
+                idempotency_keys::key.eq(key.as_str()),
+                idempotency_keys::message_id.eq(message.id.as_str()),
+                idempotency_keys::created_at.eq(message.created_at),
+                idempotency_keys::permanent.eq(true),
+            ));
         }
         ids.push(message.id.clone());
         to_store.push(import);
     }
     if to_store.is_empty() {
         return Ok(Some(ids));
+    }
+    // A concurrent import of the same key makes this a unique violation: Conflict.
+    for chunk in new_keys.chunks(KEY_CHUNK) {
+        diesel::insert_into(idempotency_keys::table)
+            .values(chunk)
+            .execute(tx)?;
     }
     let count = i64::try_from(to_store.len()).unwrap_or(i64::MAX);
     let first = next_seq(tx, count)?;
