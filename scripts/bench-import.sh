@@ -66,12 +66,16 @@ echo "== import: $N conversations, $PER messages each, 100 per request, 4 connec
 target/release/parley-import-load --base "http://127.0.0.1:$PORT" --key "$KEY" \
   --conversations "$N" --per-conversation 10 --batch 10 --connections 4 >/dev/null
 BEFORE=$(reads)
+# Twice, to show how much the same reads vary from one run to the next on this machine.
+BEFORE2=$(reads)
 IMPORT=$(target/release/parley-import-load --base "http://127.0.0.1:$PORT" --key "$KEY" \
   --conversations "$N" --per-conversation "$PER" --batch 100 --connections 4 --offset 10)
 echo "import: $IMPORT"
 AFTER=$(reads)
 echo "peak resident memory of the server: $(awk '/VmHWM/ {printf "%.1f MiB", $2/1024}' /proc/$PID/status)"
-paste -d'|' <(echo "$BEFORE") <(echo "$AFTER") | while IFS='|' read -r name rps p99 _ rps2 p992; do
-  printf '%-28s 8 conns  before %10s req/s p99 %8s   after %10s req/s p99 %8s   (%s)\n' \
-    "$name" "$rps" "$p99" "$rps2" "$p992" "$(awk -v a="$rps2" -v b="$rps" 'BEGIN {printf "%.0f%%", 100 * a / b}')"
-done
+paste -d'|' <(echo "$BEFORE") <(echo "$BEFORE2") <(echo "$AFTER") |
+  while IFS='|' read -r name rps p99 _ rpsb p99b _ rps2 p992; do
+    printf '%-26s 8 conns  before %9s / %9s req/s p99 %7s / %7s   after %9s req/s p99 %7s   (%s of the mean before)\n' \
+      "$name" "$rps" "$rpsb" "$p99" "$p99b" "$rps2" "$p992" \
+      "$(awk -v a="$rps2" -v b="$rps" -v c="$rpsb" 'BEGIN {printf "%.0f%%", 200 * a / (b + c)}')"
+  done

@@ -189,7 +189,12 @@ fn every_response_is_json_errors_and_empty_objects_included() {
         api.request("OPTIONS", "/users", &[], None),
         api.delete("/users/u"),
         api.put_raw("/conversations/c", b"{not json"),
-        api.request("PUT", "/conversations/c", &[("Content-Type", "text/plain")], Some(b"{}")),
+        api.request(
+            "PUT",
+            "/conversations/c",
+            &[("Content-Type", "text/plain")],
+            Some(b"{}"),
+        ),
         api.request(
             "POST",
             "/conversations/c/messages",
@@ -228,6 +233,9 @@ fn every_response_is_json_errors_and_empty_objects_included() {
         }
     }
     for status in [200, 400, 401, 404, 405, 413, 415] {
-        assert!(statuses.contains(&status), "{status} not covered: {statuses:?}");
+        assert!(
+            statuses.contains(&status),
+            "{status} not covered: {statuses:?}"
+        );
     }
 }

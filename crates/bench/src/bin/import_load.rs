@@ -117,7 +117,10 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let mut latencies = Vec::new();
     for t in threads {
-        latencies.extend(t.join().map_err(|_| anyhow::anyhow!("a thread panicked"))??);
+        latencies.extend(
+            t.join()
+                .map_err(|_| anyhow::anyhow!("a thread panicked"))??,
+        );
     }
     let elapsed = began.elapsed().as_secs_f64();
     latencies.sort();
