@@ -157,3 +157,6 @@ stop_parley
 
 echo "== events and webhooks"
 BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts/bench-events.sh
+
+echo "== import"
+BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts/bench-import.sh

@@ -1039,16 +1039,24 @@ impl UserService {
                     .is_some_and(|p| c.is_unread(user, p))
             })
             .collect();
-        // Only unread conversations have anything to count: when the newest message is not
-        // unread, no message is (times never decrease in storage order).
+        // Only conversations whose newest message (by time) is newer than readUntil have
+        // anything to count. That is the unread ones, and, after an import, those whose newest
+        // message is the user's own (an import does not move its sender's readUntil).
+        let read_until =
+            |c: &Conversation| c.participants.get(user).map_or(i64::MAX, |p| p.read_until);
+        let counted: Vec<bool> = page
+            .iter()
+            .map(|c| {
+                c.last_message
+                    .as_ref()
+                    .is_some_and(|m| m.created_at > read_until(c))
+            })
+            .collect();
         let reads: Vec<(ConversationId, i64)> = page
             .iter()
-            .zip(&unread)
-            .filter(|(_, unread)| **unread)
-            .map(|(c, _)| {
-                let read_until = c.participants.get(user).map_or(i64::MAX, |p| p.read_until);
-                (c.id.clone(), read_until)
-            })
+            .zip(&counted)
+            .filter(|(_, counted)| **counted)
+            .map(|(c, _)| (c.id.clone(), read_until(c)))
             .collect();
         let mut counts = self
             .messages
@@ -1058,10 +1066,11 @@ impl UserService {
         Ok(page
             .into_iter()
             .zip(unread)
-            .map(|(conversation, is_unread)| UserConversation {
+            .zip(counted)
+            .map(|((conversation, is_unread), counted)| UserConversation {
                 conversation,
                 is_unread,
-                unread_message_count: if is_unread {
+                unread_message_count: if counted {
                     counts.next().unwrap_or(0)
                 } else {
                     0

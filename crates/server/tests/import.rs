@@ -393,6 +393,19 @@ fn read_by_moves_read_until_forward_only_and_counts_unread() {
     // The sender's own messages are never unread for them.
     let theirs = api.fetch("/users/writer/conversations");
     assert_eq!(theirs["data"][0]["unreadMessageCount"], 0);
+    // An import does not move its sender's readUntil: when the newest message is the reader's
+    // own, older ones of others after their readUntil still count (isUnread looks at the newest).
+    imported(
+        &api,
+        "c",
+        &json!([
+            {"sender": "writer", "timestamp": base + 30, "text": "four"},
+            {"sender": "reader", "timestamp": base + 40, "text": "mine"}
+        ]),
+    );
+    let mine = api.fetch("/users/reader/conversations");
+    assert_eq!(mine["data"][0]["unreadMessageCount"], 1, "{mine}");
+    assert_eq!(mine["data"][0]["isUnread"], false, "{mine}");
 }
 
 #[test]
