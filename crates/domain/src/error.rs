@@ -55,7 +55,7 @@ impl std::fmt::Display for Invalid {
 }
 
 /// Collects field problems so that one answer names all of them.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Problems {
     limit: bool,
     unknown: bool,

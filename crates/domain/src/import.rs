@@ -11,7 +11,7 @@ use crate::conversation::Conversation;
 use crate::error::{Invalid, Problems};
 use crate::ids::UserId;
 use crate::limits::Limits;
-use crate::message::{Message, MessageKind, MessageRecord};
+use crate::message::{GivenContent, Message, MessageKind, MessageRecord};
 use crate::text::check_text;
 
 /// One item of an import request, already type-checked by the wire layer.
@@ -19,7 +19,9 @@ use crate::text::check_text;
 pub struct ImportItem {
     pub kind: MessageKind,
     pub sender: Option<UserId>,
+    /// The `text` form (then `content` is `None`), or the plain text of `content`.
     pub text: String,
+    pub content: Option<GivenContent>,
     pub custom: BTreeMap<String, String>,
     /// The message's original time (Unix ms).
     pub created_at: i64,
@@ -92,8 +94,11 @@ impl Limits {
                     );
                 }
             }
-            if item.text.is_empty() {
+            if item.content.is_none() && item.text.is_empty() {
                 problems.invalid(format!("[{i}].text"), "must not be empty");
+            }
+            if let Some(given) = &item.content {
+                self.check_blocks(&mut problems, &format!("[{i}]."), given);
             }
             check_text(&mut problems, || format!("[{i}].text"), &item.text);
             if let Some(key) = &item.idempotency_key {
@@ -134,6 +139,7 @@ mod tests {
             kind: MessageKind::User,
             sender: Some(uid(sender)),
             text: "old".into(),
+            content: None,
             custom: BTreeMap::new(),
             created_at: 1_509_132_622_706,
             read_by: Vec::new(),

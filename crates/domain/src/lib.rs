@@ -5,9 +5,11 @@
 
 pub mod app;
 pub mod clock;
+pub mod content;
 pub mod conversation;
 pub mod error;
 pub mod events;
+pub mod files;
 pub mod ids;
 pub mod import;
 pub mod legacy;
@@ -21,6 +23,7 @@ pub mod user;
 
 pub use app::{AppKeys, SecretKey};
 pub use clock::{Clock, SystemClock};
+pub use content::{Block, Element, FileBlock, Finite, Node};
 pub use conversation::{
     Access, Conversation, ConversationPatch, CustomPatch, Field, Join, Notify, Participant,
     ParticipantPatch,
@@ -31,7 +34,8 @@ pub use import::{ImportItem, ImportRecord};
 pub use limits::Limits;
 pub use listing::{ConversationQuery, Cursor, Direction, OrderBy, Page, Position, Standing, Walk};
 pub use message::{
-    Message, MessageId, MessageKind, MessagePatch, MessageRecord, NewMessage, Origin,
+    ContentField, GivenContent, Message, MessageId, MessageKind, MessagePatch, MessageRecord,
+    NewMessage, Origin, ReactionSummary,
 };
 pub use ports::{
     AppRepository, ConversationRepository, CursorStore, MessageRepository, UserRepository,

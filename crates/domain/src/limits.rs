@@ -20,6 +20,9 @@ pub struct Limits {
     pub body_bytes: usize,
     pub messages_per_request: usize,
     pub messages_per_import: usize,
+    pub content_blocks: usize,
+    pub reactions_per_message: usize,
+    pub file_bytes: u64,
     pub users_per_batch: usize,
 }
 
@@ -35,6 +38,9 @@ impl Default for Limits {
             body_bytes: 1024 * 1024,
             messages_per_request: 10,
             messages_per_import: 100,
+            content_blocks: 10,
+            reactions_per_message: 50,
+            file_bytes: 25 * 1024 * 1024,
             users_per_batch: 100,
         }
     }

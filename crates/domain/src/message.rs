@@ -6,6 +6,7 @@ use std::fmt;
 use rand::rngs::OsRng;
 use rand::RngCore;
 
+use crate::content::{plain_text, Block};
 use crate::conversation::{Access, Conversation, CustomPatch};
 use crate::error::{Invalid, Problems};
 use crate::ids::{check_id, ConversationId, IdError, UserId};
@@ -162,6 +163,43 @@ pub struct Message {
     pub edited_at: Option<i64>,
     pub referenced_message_id: Option<MessageId>,
     pub origin: Origin,
+    /// The content blocks; `text` is their plain text.
+    pub content: Vec<Block>,
+    /// Per emoji (fully qualified, or `:custom:`): how many reacted and when the first did.
+    pub reactions: BTreeMap<String, ReactionSummary>,
+}
+
+/// One emoji's reactions on a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactionSummary {
+    pub count: u64,
+    pub created_at: i64,
+}
+
+/// Which request field carried a message's content (for the paths of reasons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentField {
+    Content,
+    AttachmentToken,
+    Location,
+}
+
+/// Content given as blocks (`content`), or by one of the legacy fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GivenContent {
+    pub blocks: Vec<Block>,
+    pub field: ContentField,
+}
+
+impl GivenContent {
+    /// Where the problem with the file token of block `j` of item `prefix` is reported.
+    pub fn token_path(&self, prefix: &str, j: usize) -> String {
+        match self.field {
+            ContentField::AttachmentToken => format!("{prefix}attachmentToken"),
+            _ => format!("{prefix}content[{j}].fileToken"),
+        }
+    }
 }
 
 /// One item of a send request, already type-checked by the wire layer.
@@ -169,10 +207,23 @@ pub struct Message {
 pub struct NewMessage {
     pub kind: MessageKind,
     pub sender: Option<UserId>,
+    /// The `text` form (then `content` is `None`), or the plain text of `content`.
     pub text: String,
+    /// Content given as blocks or a legacy field instead of `text`.
+    pub content: Option<GivenContent>,
     pub custom: BTreeMap<String, String>,
     pub referenced_message_id: Option<MessageId>,
     pub idempotency_key: Option<String>,
+}
+
+impl NewMessage {
+    /// The blocks the message is stored with.
+    pub fn blocks(&self) -> Vec<Block> {
+        match &self.content {
+            Some(given) => given.blocks.clone(),
+            None => vec![Block::plain(self.text.clone())],
+        }
+    }
 }
 
 /// A message to store: the new message with its ID and time assigned.
@@ -186,14 +237,22 @@ pub struct MessageRecord {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct MessagePatch {
     pub text: Option<String>,
+    /// `content` in place of `text` (file tokens already resolved by the service).
+    pub content: Option<GivenContent>,
     pub custom: Option<CustomPatch>,
 }
 
 impl Message {
-    /// Applies an edit: `text` replaces, `custom` merges like a conversation's, `editedAt` is set.
+    /// Applies an edit: `text` (or `content`) replaces, `custom` merges like a conversation's,
+    /// `editedAt` is set.
     pub fn apply(&mut self, patch: &MessagePatch, now: i64) {
         if let Some(text) = &patch.text {
             self.text = text.clone();
+            self.content = vec![Block::plain(text.clone())];
+        }
+        if let Some(given) = &patch.content {
+            self.content = given.blocks.clone();
+            self.text = plain_text(&self.content);
         }
         if let Some(custom) = &patch.custom {
             custom.apply_to(&mut self.custom);
@@ -249,8 +308,11 @@ impl Limits {
                 }
                 (MessageKind::System, None) => {}
             }
-            if item.text.is_empty() {
+            if item.content.is_none() && item.text.is_empty() {
                 problems.invalid(format!("[{i}].text"), "must not be empty");
+            }
+            if let Some(given) = &item.content {
+                self.check_blocks(&mut problems, &format!("[{i}]."), given);
             }
             check_text(&mut problems, || format!("[{i}].text"), &item.text);
             if let Some(key) = &item.idempotency_key {
@@ -261,12 +323,25 @@ impl Limits {
         problems.finish()
     }
 
+    /// The number of content blocks.
+    pub(crate) fn check_blocks(&self, problems: &mut Problems, prefix: &str, given: &GivenContent) {
+        if given.blocks.len() > self.content_blocks {
+            problems.over_limit(
+                format!("{prefix}content"),
+                format!("at most {} content blocks per message", self.content_blocks),
+            );
+        }
+    }
+
     /// Checks an edit.
     ///
     /// # Errors
     /// [`Invalid`] naming every bad field.
     pub fn check_message_patch(&self, patch: &MessagePatch) -> Result<(), Invalid> {
         let mut problems = Problems::default();
+        if let Some(given) = &patch.content {
+            self.check_blocks(&mut problems, "", given);
+        }
         if let Some(text) = &patch.text {
             if text.is_empty() {
                 problems.invalid("text", "must not be empty");
@@ -352,6 +427,7 @@ mod tests {
 
     fn user_message(sender: &str) -> NewMessage {
         NewMessage {
+            content: None,
             kind: MessageKind::User,
             sender: Some(uid(sender)),
             text: "hi".into(),
@@ -466,6 +542,8 @@ mod tests {
         c.participants.insert(uid("late"), Participant::joined(500));
         c.participants.get_mut(&uid("reader")).unwrap().read_until = 100;
         let m = Message {
+            content: Vec::new(),
+            reactions: Default::default(),
             id: MessageId::generate(),
             conversation_id: c.id.clone(),
             kind: MessageKind::User,
@@ -484,6 +562,8 @@ mod tests {
     #[test]
     fn edits_replace_text_merge_custom_and_set_edited_at() {
         let mut m = Message {
+            content: Vec::new(),
+            reactions: Default::default(),
             id: MessageId::generate(),
             conversation_id: ConversationId::new("c").unwrap(),
             kind: MessageKind::System,
@@ -497,6 +577,7 @@ mod tests {
         };
         m.apply(
             &MessagePatch {
+                content: None,
                 text: Some("new".into()),
                 custom: Some(CustomPatch::Merge(BTreeMap::from([
                     ("a".into(), None),

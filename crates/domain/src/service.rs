@@ -8,13 +8,18 @@ use crate::error::{Invalid, InvalidCode, Problems, RepositoryError, ServiceError
 use crate::events::{
     conversation_changes, user_change, EventData, EventRecorder, EventType, NewEvent, ReadLookup,
 };
+use std::collections::BTreeMap;
+
+use crate::content::Block;
+use crate::files::{resolve_files, FileRepository};
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::import::{ImportItem, ImportRecord};
 use crate::legacy::LegacyKey;
 use crate::limits::Limits;
 use crate::listing::{ConversationQuery, Cursor, Position, Walk};
 use crate::message::{
-    Message, MessageId, MessagePatch, MessageRecord, NewMessage, Origin, IDEMPOTENCY_WINDOW_MS,
+    GivenContent, Message, MessageId, MessagePatch, MessageRecord, NewMessage, Origin,
+    IDEMPOTENCY_WINDOW_MS,
 };
 use crate::ports::{
     ConversationRepository, CursorStore, MessageRepository, UserRepository, UserWrite,
@@ -400,6 +405,8 @@ pub struct MessageService {
     limits: Limits,
     /// The recorder, and where the senders of message events are looked up.
     events: Option<(EventRecorder, ReadLookup)>,
+    /// Where file tokens are looked up; without it no file block resolves.
+    files: Option<Arc<dyn FileRepository>>,
 }
 
 impl std::fmt::Debug for MessageService {
@@ -421,7 +428,35 @@ impl MessageService {
             clock,
             limits,
             events: None,
+            files: None,
         }
+    }
+
+    /// Resolves the file tokens of messages with `files`.
+    #[must_use]
+    pub fn with_files(mut self, files: Arc<dyn FileRepository>) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Fills in the file blocks of each item's content, naming unknown tokens.
+    async fn resolve_contents<'a>(
+        &self,
+        app: &AppId,
+        contents: impl Iterator<Item = (usize, &'a mut GivenContent)>,
+        problems: &mut Problems,
+    ) -> Result<(), ServiceError> {
+        for (i, given) in contents {
+            resolve_files(
+                self.files.as_ref(),
+                app,
+                &format!("[{i}]."),
+                given,
+                problems,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Records the events of every write with `recorder`; senders and what a send marks as
@@ -548,13 +583,23 @@ impl MessageService {
         &self,
         app: &AppId,
         conversation_id: &ConversationId,
-        items: Vec<NewMessage>,
+        mut items: Vec<NewMessage>,
     ) -> Result<Vec<MessageId>, ServiceError> {
+        let mut file_problems = Problems::default();
+        let given = items
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, item)| item.content.as_mut().map(|c| (i, c)));
+        self.resolve_contents(app, given, &mut file_problems)
+            .await?;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             // Checked against a fresh read on every attempt: the adapter re-checks senders and
             // references inside its transaction and reports a conflict when they changed.
             let conversation = self.conversation(app, conversation_id).await?;
             let mut problems = Problems::default();
+            if !file_problems.is_empty() {
+                problems.absorb(file_problems.clone().finish().unwrap_err());
+            }
             if let Err(invalid) = self.limits.check_send(&conversation, &items) {
                 problems.absorb(invalid);
             }
@@ -583,13 +628,15 @@ impl MessageService {
                         id: MessageId::generate(),
                         conversation_id: conversation_id.clone(),
                         kind: item.kind,
-                        sender: item.sender,
+                        sender: item.sender.clone(),
+                        content: item.blocks(),
                         text: item.text,
                         custom: item.custom,
                         created_at: now,
                         edited_at: None,
                         referenced_message_id: item.referenced_message_id,
                         origin: Origin::Rest,
+                        reactions: BTreeMap::new(),
                     },
                     idempotency_key: item.idempotency_key,
                 })
@@ -649,11 +696,22 @@ impl MessageService {
         &self,
         app: &AppId,
         conversation_id: &ConversationId,
-        items: Vec<ImportItem>,
+        mut items: Vec<ImportItem>,
     ) -> Result<Vec<MessageId>, ServiceError> {
+        let mut file_problems = Problems::default();
+        let given = items
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, item)| item.content.as_mut().map(|c| (i, c)));
+        self.resolve_contents(app, given, &mut file_problems)
+            .await?;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let conversation = self.conversation(app, conversation_id).await?;
-            self.limits.check_import(&conversation, &items)?;
+            let mut problems = file_problems.clone();
+            if let Err(invalid) = self.limits.check_import(&conversation, &items) {
+                problems.absorb(invalid);
+            }
+            problems.finish()?;
             let records: Vec<ImportRecord> = items
                 .iter()
                 .cloned()
@@ -664,12 +722,17 @@ impl MessageService {
                             conversation_id: conversation_id.clone(),
                             kind: item.kind,
                             sender: item.sender,
+                            content: match item.content {
+                                Some(given) => given.blocks,
+                                None => vec![Block::plain(item.text.clone())],
+                            },
                             text: item.text,
                             custom: item.custom,
                             created_at: item.created_at,
                             edited_at: None,
                             referenced_message_id: None,
                             origin: Origin::Import,
+                            reactions: BTreeMap::new(),
                         },
                         idempotency_key: item.idempotency_key,
                     },
@@ -753,6 +816,13 @@ impl MessageService {
         patch: &MessagePatch,
     ) -> Result<(), ServiceError> {
         self.limits.check_message_patch(patch)?;
+        let mut patch = patch.clone();
+        if let Some(given) = patch.content.as_mut() {
+            let mut problems = Problems::default();
+            resolve_files(self.files.as_ref(), app, "", given, &mut problems).await?;
+            problems.finish()?;
+        }
+        let patch = &patch;
         let conversation = self.conversation(app, conversation_id).await?;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self
@@ -1473,6 +1543,7 @@ mod tests {
 
         fn from(sender: &str) -> NewMessage {
             NewMessage {
+                content: None,
                 kind: MessageKind::User,
                 sender: Some(uid(sender)),
                 text: "hello".into(),

@@ -97,6 +97,7 @@ mod tests {
     fn nul_is_refused_in_message_texts_custom_and_idempotency_keys() {
         let conversation = Conversation::new(ConversationId::new("c").unwrap(), 0);
         let item = NewMessage {
+            content: None,
             kind: MessageKind::System,
             sender: None,
             text: NUL.into(),
@@ -109,6 +110,7 @@ mod tests {
             ["[0].custom.k", "[0].idempotencyKey", "[0].text"]
         );
         let edit = MessagePatch {
+            content: None,
             text: Some(NUL.into()),
             custom: None,
         };

@@ -16,8 +16,9 @@ pub mod version;
 
 pub use auth::Authenticator;
 pub use body::BodyPolicy;
+pub use dto::FileUrls;
 pub use error::ApiError;
 pub use rate::RateLimit;
 pub use routes::{app, configure, route_not_found, EventBus, JsonEventEncoder};
-pub use state::AppState;
+pub use state::{AppState, FilesState};
 pub use version::RestVersion;

@@ -10,15 +10,33 @@ use parley_domain::{AppId, ConversationService, MessageService, UserService};
 
 use crate::auth::Authenticator;
 use crate::body::BodyPolicy;
+use crate::dto::FileUrls;
 use crate::error::ApiError;
 use crate::path::app_segment;
 use crate::rate::RateLimit;
 use crate::version::{requested, RestVersion};
+use parley_domain::files::{FileRepository, FileStore};
 
 /// Marks a request that runs as an operation of a `/batch`: the batch was admitted (and
 /// rate-limited as its number of operations) already.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BatchOperation;
+
+/// Files: where their bytes and records are kept, and the URLs downloads are served at.
+#[derive(Clone)]
+pub struct FilesState {
+    pub urls: FileUrls,
+    pub store: Option<Arc<dyn FileStore>>,
+    pub records: Option<Arc<dyn FileRepository>>,
+}
+
+impl std::fmt::Debug for FilesState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesState")
+            .field("urls", &self.urls)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Shared by all workers behind `web::Data`.
 #[derive(Debug)]
@@ -33,6 +51,8 @@ pub struct AppState {
     pub events: Option<(EventService, Arc<crate::EventBus>)>,
     /// Each app's default `TalkJS-REST-Version` (`apps.<id>.rest_version`); others: the newest.
     pub rest_versions: HashMap<AppId, RestVersion>,
+    /// Uploads and downloads; without a store `POST /files` answers 503.
+    pub files: FilesState,
 }
 
 impl AppState {
@@ -53,7 +73,19 @@ impl AppState {
             body,
             events: None,
             rest_versions: HashMap::new(),
+            files: FilesState {
+                urls: FileUrls::new("http://localhost:8080"),
+                store: None,
+                records: None,
+            },
         }
+    }
+
+    /// Serves uploads and downloads from `files`.
+    #[must_use]
+    pub fn with_files(mut self, files: FilesState) -> Self {
+        self.files = files;
+        self
     }
 
     /// Gives apps their default API version.

@@ -17,7 +17,8 @@ use parley_domain::{
     MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
 use parley_http::{
-    AppState, Authenticator, BodyPolicy, EventBus, JsonEventEncoder, RateLimit, RestVersion,
+    AppState, Authenticator, BodyPolicy, EventBus, FileUrls, JsonEventEncoder, RateLimit,
+    RestVersion,
 };
 #[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
@@ -175,6 +176,17 @@ fn rest_versions(settings: &Settings) -> anyhow::Result<HashMap<AppId, RestVersi
 /// # Errors
 /// When the storage cannot be opened or the address cannot be bound.
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    // Bound first: the public URL of file downloads defaults to the port actually bound.
+    let address = (settings.server.host.as_str(), settings.server.port);
+    let listener = std::net::TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
+    let addr = listener
+        .local_addr()
+        .context("the server is bound to no address")?;
+    let public_url = match settings.server.public_url.trim() {
+        "" => format!("http://{addr}"),
+        url => url.to_owned(),
+    };
     let storage = settings.storage()?;
     let described = storage.describe();
     let ports = open_storage(&settings, storage).await?;
@@ -183,7 +195,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let retry_ms = hours_ms(settings.webhooks.retry_hours);
     let bus = Arc::new(EventBus::default());
     let recorder = EventRecorder::new(
-        Arc::new(JsonEventEncoder),
+        Arc::new(JsonEventEncoder::new(FileUrls::new(&public_url))),
         settings.webhooks()?,
         clock.clone(),
         retry_ms,
@@ -258,14 +270,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     if settings.server.workers > 0 {
         server = server.workers(settings.server.workers);
     }
-    let address = (settings.server.host.as_str(), settings.server.port);
     let server = server
-        .bind(address)
-        .with_context(|| format!("cannot listen on {}:{}", address.0, address.1))?;
-    let addr = *server
-        .addrs()
-        .first()
-        .context("the server is bound to no address")?;
+        .listen(listener)
+        .with_context(|| format!("cannot listen on {addr}"))?;
     Ok(Running {
         addr,
         server: server.run(),

@@ -20,8 +20,41 @@ pub struct Settings {
     pub log: LogSettings,
     pub webhooks: WebhooksSettings,
     pub events: EventsSettings,
+    pub files: FilesSettings,
     #[serde(default)]
     pub apps: BTreeMap<String, AppSettings>,
+}
+
+/// Where uploaded files live (API.md "Files").
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilesSettings {
+    /// The local directory of the default store (relative to the working directory).
+    pub dir: String,
+    /// `s3://bucket/prefix` for an S3-compatible object store instead; empty: `dir`.
+    pub url: String,
+    /// The S3 endpoint (e.g. `http://127.0.0.1:9000` for MinIO); empty: AWS.
+    pub s3_endpoint: String,
+    pub s3_region: String,
+    pub s3_access_key_id: String,
+    pub s3_secret_access_key: String,
+    /// Hours after its upload a file no message refers to is removed.
+    pub unused_after_hours: f64,
+    /// Seconds between two sweeps for unused files.
+    pub sweep_interval_secs: u64,
+}
+
+impl std::fmt::Debug for FilesSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FilesSettings")
+            .field("dir", &self.dir)
+            .field("url", &self.url)
+            .field("s3_endpoint", &self.s3_endpoint)
+            .field("s3_region", &self.s3_region)
+            .field("s3_access_key_id", &self.s3_access_key_id)
+            .field("s3_secret_access_key", &"***")
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +85,9 @@ pub struct AppWebhookSettings {
 #[serde(deny_unknown_fields)]
 pub struct ServerSettings {
     pub host: String,
+    /// The base of absolute URLs the server hands out (file downloads); empty:
+    /// `http://<host>:<port>` with the port actually bound.
+    pub public_url: String,
     pub port: u16,
     pub workers: usize,
     pub shutdown_timeout_secs: u64,

@@ -206,11 +206,13 @@ fn ties_break_on_id_bytewise_in_the_direction_of_the_order() {
             p.read_until = at;
             p.read_mark = at;
             c.last_message = Some(Message {
+                reactions: Default::default(),
                 id: MessageId::generate(),
                 conversation_id: cid,
                 kind: MessageKind::User,
                 sender: Some(user),
                 text: format!("in {id}"),
+                content: vec![parley_domain::Block::plain(format!("in {id}"))],
                 custom: BTreeMap::new(),
                 created_at: at,
                 edited_at: None,

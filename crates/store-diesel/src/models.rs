@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use diesel::prelude::*;
 use parley_domain::{
-    Access, AppId, Conversation, ConversationId, Message, MessageId, MessageKind, Notify, Origin,
-    Participant, UserId, Versioned,
+    Access, AppId, Block, Conversation, ConversationId, Message, MessageId, MessageKind, Notify,
+    Origin, Participant, UserId, Versioned,
 };
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +85,20 @@ pub(crate) struct MessageRow {
     /// Copies written before origins were stored lack it: they were all sent through REST.
     #[serde(default = "rest_origin")]
     pub origin: String,
+    /// JSON of the content blocks; `None` for messages stored before content existed.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// JSON of the reactions summary.
+    #[serde(default = "no_reactions")]
+    pub reactions: String,
+}
+
+fn no_reactions() -> String {
+    "{}".to_owned()
+}
+
+pub(crate) fn encode_content(content: &[Block]) -> String {
+    serde_json::to_string(content).unwrap_or_else(|_| "[]".into())
 }
 
 fn rest_origin() -> String {
@@ -106,6 +120,7 @@ pub(crate) struct NewMessageRow<'a> {
     pub edited_at: Option<i64>,
     pub referenced_message_id: Option<&'a str>,
     pub origin: &'a str,
+    pub content: String,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> DbError {
@@ -262,6 +277,8 @@ impl MessageRow {
                 .map(|r| r.as_str().to_owned()),
             version: 1,
             origin: m.origin.as_str().to_owned(),
+            content: Some(encode_content(&m.content)),
+            reactions: serde_json::to_string(&m.reactions).unwrap_or_else(|_| no_reactions()),
         }
     }
 
@@ -271,7 +288,13 @@ impl MessageRow {
     }
 
     pub fn into_domain(self) -> Result<Message, DbError> {
+        let content = match &self.content {
+            Some(json) => serde_json::from_str(json).map_err(corrupt)?,
+            None => vec![Block::plain(self.text.clone())],
+        };
         Ok(Message {
+            content,
+            reactions: serde_json::from_str(&self.reactions).map_err(corrupt)?,
             id: MessageId::new(self.id).map_err(corrupt)?,
             conversation_id: ConversationId::new(self.conversation_id).map_err(corrupt)?,
             kind: MessageKind::parse(&self.kind).ok_or_else(|| corrupt(&self.kind))?,
@@ -309,6 +332,7 @@ impl<'a> NewMessageRow<'a> {
             edited_at: m.edited_at,
             referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
             origin: m.origin.as_str(),
+            content: encode_content(&m.content),
         }
     }
 }

@@ -87,6 +87,8 @@ diesel::table! {
         version -> BigInt,
         deleted_seq -> Nullable<BigInt>,
         origin -> Text,
+        content -> Nullable<Text>,
+        reactions -> Text,
     }
 }
 
@@ -141,7 +143,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// A user's emoji on a message.
+    reactions (app_id, message_id, emoji, user_id) {
+        app_id -> Text,
+        message_id -> Text,
+        emoji -> Text,
+        user_id -> Text,
+        conversation_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The record of an uploaded file.
+    files (token) {
+        token -> Text,
+        app_id -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size -> BigInt,
+        subtype -> Nullable<Text>,
+        width -> Nullable<BigInt>,
+        height -> Nullable<BigInt>,
+        duration -> Nullable<Double>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Which message refers to which file.
+    message_files (token, app_id, message_id) {
+        app_id -> Text,
+        message_id -> Text,
+        token -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    reactions,
+    files,
+    message_files,
     events,
     deliveries,
     apps,

@@ -343,6 +343,8 @@ pub async fn app_key_is_created_once_and_then_kept(s: &Stores) {
 fn record(conversation: &str, sender: Option<&str>, text: &str, at: i64) -> MessageRecord {
     MessageRecord {
         message: Message {
+            content: Vec::new(),
+            reactions: Default::default(),
             id: MessageId::generate(),
             conversation_id: cid(conversation),
             kind: if sender.is_some() {
@@ -705,6 +707,7 @@ pub async fn concurrent_sends_are_all_stored_and_a_shared_key_only_once(s: &Stor
         let service = service.clone();
         tasks.push(tokio::spawn(async move {
             let item = |text: String, key: Option<&str>| NewMessage {
+                content: None,
                 kind: MessageKind::User,
                 sender: Some(uid("u")),
                 text,

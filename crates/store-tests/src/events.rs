@@ -64,6 +64,8 @@ fn conversation(id: &str, users: &[&str]) -> Conversation {
 fn message(conversation: &str, text: &str, at: i64) -> MessageRecord {
     MessageRecord {
         message: Message {
+            content: Vec::new(),
+            reactions: Default::default(),
             id: MessageId::generate(),
             conversation_id: cid(conversation),
             kind: MessageKind::System,

@@ -21,6 +21,8 @@ fn uid(raw: &str) -> UserId {
 
 fn message(conversation: &str, sender: &str, text: &str, at: i64, origin: Origin) -> Message {
     Message {
+        content: Vec::new(),
+        reactions: Default::default(),
         id: MessageId::generate(),
         conversation_id: cid(conversation),
         kind: MessageKind::User,

@@ -69,11 +69,15 @@ fn conversation(i: u64, now: i64) -> anyhow::Result<(Conversation, i64)> {
             p.read_mark = sent_at;
         }
         c.last_message = Some(Message {
+            reactions: Default::default(),
             id: MessageId::generate(),
             conversation_id: id,
             kind: MessageKind::User,
             sender: Some(sender),
             text: format!("Hello from conversation {i}"),
+            content: vec![parley_domain::Block::plain(format!(
+                "Hello from conversation {i}"
+            ))],
             custom: BTreeMap::new(),
             created_at: sent_at,
             edited_at: None,

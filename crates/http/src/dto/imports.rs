@@ -6,11 +6,7 @@ use parley_domain::error::Problems;
 use parley_domain::{ImportItem, Invalid, MessageKind, UserId};
 use serde_json::Value;
 
-use super::{required_string, string_items, string_map};
-
-/// Fields of rich messages (API.md "Messages with content, files and locations") that an import
-/// will carry once Parley stores content, files and locations; until then a clear 400.
-const NOT_YET: [&str; 3] = ["content", "attachmentToken", "location"];
+use super::{string_items, string_map};
 
 /// A Unix time in milliseconds: an integer (an integral float such as `1.5e12` is accepted).
 fn millis(value: &Value) -> Option<i64> {
@@ -84,7 +80,7 @@ fn import_item(problems: &mut Problems, i: usize, item: Value) -> Option<ImportI
         }
         _ => None,
     };
-    let text = required_string(problems, &at("text"), map.remove("text"));
+    let body = super::message_body(problems, &format!("[{i}]."), &mut map);
     let read_by = match map.remove("readBy") {
         None | Some(Value::Null) => Vec::new(),
         Some(value) => {
@@ -112,20 +108,14 @@ fn import_item(problems: &mut Problems, i: usize, item: Value) -> Option<ImportI
         }
     };
     for name in map.keys() {
-        if NOT_YET.contains(&name.as_str()) {
-            problems.invalid(
-                at(name),
-                "is not supported yet: Parley imports text messages (content blocks, files \
-                 and locations come with rich messages)",
-            );
-        } else {
-            problems.unknown(at(name));
-        }
+        problems.unknown(at(name));
     }
+    let (text, content) = body?;
     Some(ImportItem {
         kind: kind?,
         sender,
-        text: text?,
+        text,
+        content,
         custom,
         created_at: created_at?,
         read_by,
@@ -179,7 +169,8 @@ mod tests {
             {"sender": "a", "text": "no time"},
             {"sender": "a", "timestamp": 1, "createdAt": 2, "text": "t"},
             {"sender": "a", "timestamp": "soon", "text": "t", "colour": "red"},
-            {"sender": "a", "timestamp": 1, "content": []}
+            {"sender": "a", "timestamp": 1, "content": []},
+            {"sender": "a", "timestamp": 1}
         ]))
         .unwrap_err();
         for path in [
@@ -188,7 +179,7 @@ mod tests {
             "[2].timestamp",
             "[2].colour",
             "[3].content",
-            "[3].text",
+            "[4].text",
         ] {
             assert!(err.reasons.contains_key(path), "{path}: {err:?}");
         }

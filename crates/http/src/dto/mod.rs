@@ -3,12 +3,14 @@
 
 use std::collections::BTreeMap;
 
+use parley_domain::content::ContentParser;
 use parley_domain::error::Problems;
 use parley_domain::listing::MAX_LIMIT;
 use parley_domain::{
-    Access, Conversation, ConversationId, ConversationPatch, ConversationQuery, CustomPatch,
-    Direction, Field, Invalid, Join, Message, MessageId, MessageKind, MessagePatch, NewMessage,
-    Notify, OrderBy, ParticipantPatch, PushTokensPatch, User, UserConversation, UserId, UserPatch,
+    Access, Block, ContentField, Conversation, ConversationId, ConversationPatch,
+    ConversationQuery, CustomPatch, Direction, Field, FileBlock, GivenContent, Invalid, Join,
+    Message, MessageId, MessageKind, MessagePatch, NewMessage, Notify, OrderBy, ParticipantPatch,
+    PushTokensPatch, ReactionSummary, User, UserConversation, UserId, UserPatch,
 };
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
@@ -200,8 +202,8 @@ pub struct ConversationView<'a> {
     created_at: i64,
 }
 
-impl<'a> From<&'a Conversation> for ConversationView<'a> {
-    fn from(c: &'a Conversation) -> Self {
+impl<'a> ConversationView<'a> {
+    pub fn new(c: &'a Conversation, urls: &'a FileUrls) -> Self {
         Self {
             id: c.id.as_str(),
             subject: c.subject.as_deref(),
@@ -223,7 +225,10 @@ impl<'a> From<&'a Conversation> for ConversationView<'a> {
                     )
                 })
                 .collect(),
-            last_message: c.last_message.as_ref().map(|m| MessageView::new(m, c)),
+            last_message: c
+                .last_message
+                .as_ref()
+                .map(|m| MessageView::new(m, c, urls)),
             created_at: c.created_at,
         }
     }
@@ -304,6 +309,94 @@ pub fn participant_patch(body: Value) -> Result<ParticipantPatch, Invalid> {
     Ok(patch)
 }
 
+/// Where downloads of files are served: `server.public_url` and the download path.
+#[derive(Debug, Clone)]
+pub struct FileUrls {
+    base: String,
+}
+
+impl FileUrls {
+    pub fn new(public_url: &str) -> Self {
+        Self {
+            base: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The capability URL of a file: anyone holding it downloads the file.
+    pub fn url(&self, token: &str, filename: &str) -> String {
+        let name: String =
+            percent_encoding::utf8_percent_encode(filename, percent_encoding::NON_ALPHANUMERIC)
+                .to_string();
+        format!("{}/files/{token}/{name}", self.base)
+    }
+}
+
+/// A file block as the Message object shows it: with its download URL.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FileBlockView<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    file_token: &'a str,
+    url: String,
+    filename: &'a str,
+    size: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subtype: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<f64>,
+}
+
+/// The legacy `attachment`: the first file block without its type and token.
+#[derive(Serialize)]
+struct AttachmentView<'a> {
+    url: String,
+    size: u64,
+    filename: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subtype: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration: Option<f64>,
+}
+
+/// A message's content blocks, file blocks with their URLs.
+struct ContentView<'a> {
+    blocks: &'a [Block],
+    urls: &'a FileUrls,
+}
+
+impl Serialize for ContentView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.blocks.len()))?;
+        for block in self.blocks {
+            match block {
+                Block::File(f) => seq.serialize_element(&FileBlockView {
+                    kind: "file",
+                    file_token: &f.file_token,
+                    url: self.urls.url(&f.file_token, &f.filename),
+                    filename: &f.filename,
+                    size: f.size,
+                    subtype: f.subtype.as_deref(),
+                    width: f.width,
+                    height: f.height,
+                    duration: f.duration.map(|d| d.0),
+                })?,
+                other => seq.serialize_element(other)?,
+            }
+        }
+        seq.end()
+    }
+}
+
 /// The Message object.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -320,24 +413,14 @@ pub struct MessageView<'a> {
     read_by: Vec<&'a str>,
     origin: &'static str,
     referenced_message_id: Option<&'a str>,
-    attachment: Option<()>,
-    location: Option<()>,
-    /// The text as one text block (content blocks arrive with rich messages).
-    content: [TextBlock<'a>; 1],
-    /// No reactions yet (they arrive with rich messages): always `{}`.
-    reactions: BTreeMap<(), ()>,
-}
-
-/// `{"type": "text", "children": [text]}`
-#[derive(Serialize)]
-struct TextBlock<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    children: [&'a str; 1],
+    attachment: Option<AttachmentView<'a>>,
+    location: Option<[f64; 2]>,
+    content: ContentView<'a>,
+    reactions: &'a BTreeMap<String, ReactionSummary>,
 }
 
 impl<'a> MessageView<'a> {
-    pub fn new(m: &'a Message, conversation: &'a Conversation) -> Self {
+    pub fn new(m: &'a Message, conversation: &'a Conversation, urls: &'a FileUrls) -> Self {
         Self {
             id: m.id.as_str(),
             conversation_id: m.conversation_id.as_str(),
@@ -354,13 +437,21 @@ impl<'a> MessageView<'a> {
                 .collect(),
             origin: m.origin.as_str(),
             referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
-            attachment: None,
-            location: None,
-            content: [TextBlock {
-                kind: "text",
-                children: [&m.text],
-            }],
-            reactions: BTreeMap::new(),
+            attachment: parley_domain::content::attachment(&m.content).map(|f| AttachmentView {
+                url: urls.url(&f.file_token, &f.filename),
+                size: f.size,
+                filename: &f.filename,
+                subtype: f.subtype.as_deref(),
+                width: f.width,
+                height: f.height,
+                duration: f.duration.map(|d| d.0),
+            }),
+            location: parley_domain::content::location(&m.content),
+            content: ContentView {
+                blocks: &m.content,
+                urls,
+            },
+            reactions: &m.reactions,
         }
     }
 }
@@ -375,6 +466,72 @@ pub struct Data<T> {
 #[derive(Serialize)]
 pub struct Created<'a> {
     pub id: &'a str,
+}
+
+/// The body of a message item or edit: exactly one of `text`, `content`, `attachmentToken`
+/// and `location` (taken out of `map`). Answers the text (the plain text of content) and the
+/// content when it was not the `text` form. `None` once a problem is recorded.
+pub(super) fn message_body(
+    problems: &mut Problems,
+    prefix: &str,
+    map: &mut Map<String, Value>,
+) -> Option<(String, Option<GivenContent>)> {
+    let forms: Vec<(&str, Value)> = ["text", "content", "attachmentToken", "location"]
+        .into_iter()
+        .filter_map(|name| map.remove(name).map(|v| (name, v)))
+        .filter(|(_, v)| !v.is_null())
+        .collect();
+    let mut forms = forms.into_iter();
+    let (first, second) = (forms.next(), forms.next());
+    let Some((name, value)) = first else {
+        problems.invalid(
+            format!("{prefix}text"),
+            "is required (or content, attachmentToken or location)",
+        );
+        return None;
+    };
+    if let Some((other, _)) = second {
+        problems.invalid(
+            format!("{prefix}{other}"),
+            format!("give one of text, content, attachmentToken and location, not both {name} and {other}"),
+        );
+        return None;
+    }
+    let path = format!("{prefix}{name}");
+    let mut parser = ContentParser {
+        problems,
+        max_blocks: usize::MAX,
+    };
+    let (blocks, field) = match name {
+        "text" => {
+            return match value {
+                Value::String(text) => Some((text, None)),
+                _ => {
+                    parser.problems.invalid(path, "must be a string");
+                    None
+                }
+            }
+        }
+        "content" => (parser.content(&path, &value)?, ContentField::Content),
+        "attachmentToken" => match value {
+            Value::String(token) => (
+                vec![Block::File(FileBlock::token_only(token))],
+                ContentField::AttachmentToken,
+            ),
+            _ => {
+                parser
+                    .problems
+                    .invalid(path, "must be a fileToken (a string)");
+                return None;
+            }
+        },
+        _ => (
+            vec![parser.legacy_location(&path, &value)?],
+            ContentField::Location,
+        ),
+    };
+    let text = parley_domain::content::plain_text(&blocks);
+    Some((text, Some(GivenContent { blocks, field })))
 }
 
 pub(super) fn required_string(
@@ -422,7 +579,7 @@ fn new_message(problems: &mut Problems, i: usize, item: Value) -> Option<NewMess
         problems.invalid(format!("[{i}]"), "must be a message object");
         return None;
     };
-    let text = required_string(problems, &format!("[{i}].text"), map.remove("text"));
+    let body = message_body(problems, &format!("[{i}]."), &mut map);
     let kind = match required_string(problems, &format!("[{i}].type"), map.remove("type")) {
         Some(raw) => match MessageKind::parse(&raw) {
             Some(kind) => Some(kind),
@@ -482,10 +639,12 @@ fn new_message(problems: &mut Problems, i: usize, item: Value) -> Option<NewMess
     for name in map.keys() {
         problems.unknown(format!("[{i}].{name}"));
     }
+    let (text, content) = body?;
     Some(NewMessage {
+        content,
         kind: kind?,
         sender,
-        text: text?,
+        text,
         custom,
         referenced_message_id,
         idempotency_key,
@@ -512,19 +671,31 @@ pub fn new_messages(body: Value) -> Result<Vec<NewMessage>, Invalid> {
     Ok(parsed.into_iter().flatten().collect())
 }
 
-/// The body of PUT `/messages/{id}`: `{"text"?, "custom"?}`.
+/// The body of PUT `/messages/{id}`: `{"text"?, "content"?, "custom"?}` (text or content, not
+/// both).
 ///
 /// # Errors
 /// [`Invalid`] naming every bad or unknown field.
 pub fn message_patch(body: Value) -> Result<MessagePatch, Invalid> {
     let mut problems = Problems::default();
     let mut patch = MessagePatch::default();
-    for (name, value) in as_object(body)? {
+    let mut map = as_object(body)?;
+    if map.contains_key("text") || map.contains_key("content") {
+        let mut body_map = Map::new();
+        for name in ["text", "content"] {
+            if let Some(v) = map.remove(name) {
+                body_map.insert(name.to_owned(), v);
+            }
+        }
+        if let Some((text, content)) = message_body(&mut problems, "", &mut body_map) {
+            match content {
+                Some(given) => patch.content = Some(given),
+                None => patch.text = Some(text),
+            }
+        }
+    }
+    for (name, value) in map {
         match name.as_str() {
-            "text" => match value {
-                Value::String(s) => patch.text = Some(s),
-                _ => problems.invalid("text", "must be a string"),
-            },
             "custom" => patch.custom = custom_patch(&mut problems, value),
             other => problems.unknown(other),
         }
@@ -817,10 +988,10 @@ pub struct UserConversationView<'a> {
     unread_message_count: i64,
 }
 
-impl<'a> From<&'a UserConversation> for UserConversationView<'a> {
-    fn from(item: &'a UserConversation) -> Self {
+impl<'a> UserConversationView<'a> {
+    pub fn new(item: &'a UserConversation, urls: &'a FileUrls) -> Self {
         Self {
-            conversation: ConversationView::from(&item.conversation),
+            conversation: ConversationView::new(&item.conversation, urls),
             is_unread: item.is_unread,
             unread_message_count: item.unread_message_count,
         }

@@ -19,7 +19,8 @@ use tokio::sync::watch;
 
 use super::{ok, ok_empty, Answer};
 use crate::dto::{
-    parse_limit, query_pairs, ConversationView, MessageView, NotifyView, ParticipantView, UserView,
+    parse_limit, query_pairs, ConversationView, FileUrls, MessageView, NotifyView, ParticipantView,
+    UserView,
 };
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -100,19 +101,19 @@ fn person(who: &Sender) -> Value {
     }
 }
 
-fn data_json(data: &EventData) -> Value {
+fn data_json(data: &EventData, urls: &FileUrls) -> Value {
     let json = |v: Result<Value, serde_json::Error>| v.unwrap_or(Value::Null);
     match data {
         EventData::Conversation { conversation } => serde_json::json!({
-            "conversation": json(serde_json::to_value(ConversationView::from(conversation))),
+            "conversation": json(serde_json::to_value(ConversationView::new(conversation, urls))),
         }),
         EventData::Message {
             conversation,
             message,
             sender,
         } => serde_json::json!({
-            "conversation": json(serde_json::to_value(ConversationView::from(conversation))),
-            "message": json(serde_json::to_value(MessageView::new(message, conversation))),
+            "conversation": json(serde_json::to_value(ConversationView::new(conversation, urls))),
+            "message": json(serde_json::to_value(MessageView::new(message, conversation, urls))),
             "sender": sender.as_ref().map_or(Value::Null, person),
         }),
         EventData::Read {
@@ -120,8 +121,8 @@ fn data_json(data: &EventData) -> Value {
             message,
             recipient,
         } => serde_json::json!({
-            "conversation": json(serde_json::to_value(ConversationView::from(conversation))),
-            "message": json(serde_json::to_value(MessageView::new(message, conversation))),
+            "conversation": json(serde_json::to_value(ConversationView::new(conversation, urls))),
+            "message": json(serde_json::to_value(MessageView::new(message, conversation, urls))),
             "recipient": person(recipient),
         }),
         EventData::User { user } => serde_json::json!({
@@ -132,16 +133,25 @@ fn data_json(data: &EventData) -> Value {
             user_id,
             participant,
         } => serde_json::json!({
-            "conversation": json(serde_json::to_value(ConversationView::from(conversation))),
+            "conversation": json(serde_json::to_value(ConversationView::new(conversation, urls))),
             "userId": user_id.as_str(),
             "participant": json(serde_json::to_value(participant_view(conversation, user_id, participant))),
         }),
     }
 }
 
-/// The envelope `{"id", "type", "createdAt", "data"}` with the REST views.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct JsonEventEncoder;
+/// The envelope `{"id", "type", "createdAt", "data"}` with the REST views (file URLs under
+/// `urls`, as in REST answers).
+#[derive(Debug, Clone)]
+pub struct JsonEventEncoder {
+    urls: FileUrls,
+}
+
+impl JsonEventEncoder {
+    pub fn new(urls: FileUrls) -> Self {
+        Self { urls }
+    }
+}
 
 impl EventEncoder for JsonEventEncoder {
     fn encode(&self, event: &Event) -> String {
@@ -149,7 +159,7 @@ impl EventEncoder for JsonEventEncoder {
             "id": event.id,
             "type": event.kind.as_str(),
             "createdAt": event.created_at,
-            "data": data_json(&event.data),
+            "data": data_json(&event.data, &self.urls),
         })
         .to_string()
     }

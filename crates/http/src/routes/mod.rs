@@ -164,7 +164,10 @@ async fn list_conversations(req: HttpRequest, state: web::Data<AppState>) -> Ans
     let query = versioned_query(version, query);
     let page = state.conversations.list(&app, &query).await?;
     Ok(ok(&Data {
-        data: page.iter().map(ConversationView::from).collect(),
+        data: page
+            .iter()
+            .map(|c| ConversationView::new(c, &state.files.urls))
+            .collect(),
     }))
 }
 
@@ -175,7 +178,7 @@ async fn get_conversation(req: HttpRequest, state: web::Data<AppState>) -> Answe
         None => conversation_id(&req)?,
     };
     let conversation = state.conversations.get(&app, &id).await?;
-    Ok(ok(&ConversationView::from(&conversation)))
+    Ok(ok(&ConversationView::new(&conversation, &state.files.urls)))
 }
 
 async fn put_conversation(
@@ -212,7 +215,7 @@ async fn list_messages(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     Ok(ok(&Data {
         data: messages
             .iter()
-            .map(|m| MessageView::new(m, &conversation))
+            .map(|m| MessageView::new(m, &conversation, &state.files.urls))
             .collect(),
     }))
 }
@@ -251,7 +254,11 @@ async fn get_message(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let id = conversation_id(&req)?;
     let message = message_id(&req)?;
     let (conversation, message) = state.messages.get(&app, &id, &message).await?;
-    Ok(ok(&MessageView::new(&message, &conversation)))
+    Ok(ok(&MessageView::new(
+        &message,
+        &conversation,
+        &state.files.urls,
+    )))
 }
 
 async fn edit_message(
@@ -376,6 +383,9 @@ async fn list_user_conversations(req: HttpRequest, state: web::Data<AppState>) -
         other => other?,
     };
     Ok(ok(&Data {
-        data: page.iter().map(UserConversationView::from).collect(),
+        data: page
+            .iter()
+            .map(|c| UserConversationView::new(c, &state.files.urls))
+            .collect(),
     }))
 }

@@ -21,7 +21,9 @@ use crate::models::{
     encode_custom, encode_participant_rows, encode_welcome, ConversationRow, NewParticipantRow,
     ParticipantRow,
 };
-use crate::schema::{conversations, idempotency_keys, messages, participants, users};
+use crate::schema::{
+    conversations, idempotency_keys, message_files, messages, participants, reactions, users,
+};
 
 /// Conversation rows (with their copies of the participants and the last message) as domain
 /// values, by ID.
@@ -507,6 +509,26 @@ impl ConversationRepository for Store {
                     idempotency_keys::table
                         .filter(idempotency_keys::app_id.eq(&app))
                         .filter(idempotency_keys::conversation_id.eq(&id)),
+                )
+                .execute(tx)?;
+                // The files of its messages become unused; its reactions go with it.
+                diesel::delete(
+                    message_files::table
+                        .filter(message_files::app_id.eq(&app))
+                        .filter(
+                            message_files::message_id.eq_any(
+                                messages::table
+                                    .filter(messages::app_id.eq(&app))
+                                    .filter(messages::conversation_id.eq(&id))
+                                    .select(messages::id),
+                            ),
+                        ),
+                )
+                .execute(tx)?;
+                diesel::delete(
+                    reactions::table
+                        .filter(reactions::app_id.eq(&app))
+                        .filter(reactions::conversation_id.eq(&id)),
                 )
                 .execute(tx)?;
                 diesel::delete(

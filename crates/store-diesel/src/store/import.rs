@@ -141,6 +141,9 @@ pub(crate) fn import_all(
     diesel::insert_into(messages::table)
         .values(&rows)
         .execute(tx)?;
+    for import in &to_store {
+        super::messages::link_files(tx, app_s, import.message(), false)?;
+    }
 
     // readBy: each reader's readUntil (and read mark) moves forward to their newest message.
     let mut reads: BTreeMap<&str, i64> = BTreeMap::new();

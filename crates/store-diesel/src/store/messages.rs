@@ -11,8 +11,10 @@ use parley_domain::{
 
 use super::{DbConnection, Store};
 use crate::error::DbError;
-use crate::models::{encode_custom, MessageRow, NewMessageRow};
-use crate::schema::{conversations, counters, idempotency_keys, messages, participants};
+use crate::models::{encode_content, encode_custom, MessageRow, NewMessageRow};
+use crate::schema::{
+    conversations, counters, idempotency_keys, message_files, messages, participants, reactions,
+};
 
 fn corrupt(e: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(e.to_string())
@@ -34,6 +36,41 @@ pub(crate) fn current_seq(conn: &mut DbConnection) -> Result<i64, DbError> {
         .find("activity")
         .select(counters::value)
         .first(conn)?)
+}
+
+/// Records which files `message` refers to (replacing what an earlier version referred to).
+pub(crate) fn link_files(
+    tx: &mut DbConnection,
+    app: &str,
+    message: &Message,
+    replace: bool,
+) -> Result<(), DbError> {
+    if replace {
+        diesel::delete(
+            message_files::table
+                .filter(message_files::app_id.eq(app))
+                .filter(message_files::message_id.eq(message.id.as_str())),
+        )
+        .execute(tx)?;
+    }
+    let tokens = parley_domain::content::file_tokens(&message.content);
+    if tokens.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = tokens
+        .iter()
+        .map(|token| {
+            (
+                message_files::app_id.eq(app),
+                message_files::message_id.eq(message.id.as_str()),
+                message_files::token.eq(*token),
+            )
+        })
+        .collect();
+    diesel::insert_into(message_files::table)
+        .values(&rows)
+        .execute(tx)?;
+    Ok(())
 }
 
 /// Makes the newest remaining message (by time, then storage order) the conversation's last one (or none), with the copy of
@@ -206,6 +243,9 @@ fn insert_all(
     diesel::insert_into(messages::table)
         .values(&rows)
         .execute(tx)?;
+    for message in &to_store {
+        link_files(tx, app_s, message, false)?;
+    }
     let seq = first + count - 1;
     let row = MessageRow::new(newest);
     diesel::update(conversations::table.find((app_s, conv_s)))
@@ -367,6 +407,7 @@ impl MessageRepository for Store {
                 )
                 .set((
                     messages::text.eq(&after.text),
+                    messages::content.eq(Some(encode_content(&after.content))),
                     messages::custom.eq(encode_custom(&after.custom)),
                     messages::edited_at.eq(after.edited_at),
                     messages::version.eq(messages::version + 1),
@@ -377,6 +418,7 @@ impl MessageRepository for Store {
                 let Some(seq) = updated else {
                     return Err(DbError::Conflict);
                 };
+                link_files(tx, &app, &after, true)?;
                 // The conversation's copy of its last message follows the edit, when the edited
                 // message is the last one.
                 diesel::update(
@@ -506,11 +548,26 @@ impl MessageRepository for Store {
                         messages::deleted_seq.eq(Some(seq)),
                         messages::text.eq(""),
                         messages::custom.eq("{}"),
+                        messages::content.eq(Some("[]")),
+                        messages::reactions.eq("{}"),
                     ))
                     .execute(tx)?;
                 if deleted == 0 {
                     return Ok(false);
                 }
+                // Its files are unused now (unless another message has them), its reactions gone.
+                diesel::delete(
+                    message_files::table
+                        .filter(message_files::app_id.eq(&app))
+                        .filter(message_files::message_id.eq(&id)),
+                )
+                .execute(tx)?;
+                diesel::delete(
+                    reactions::table
+                        .filter(reactions::app_id.eq(&app))
+                        .filter(reactions::message_id.eq(&id)),
+                )
+                .execute(tx)?;
                 diesel::update(conversations::table.find((app.as_str(), conversation.as_str())))
                     .set(conversations::activity_seq.eq(Some(seq)))
                     .execute(tx)?;
