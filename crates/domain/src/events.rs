@@ -137,6 +137,13 @@ pub enum EventData {
         user_id: UserId,
         participant: Participant,
     },
+    /// `reaction.added`, `.removed`: the message as it is after the change.
+    Reaction {
+        conversation: Conversation,
+        message: Message,
+        user_id: UserId,
+        emoji: String,
+    },
 }
 
 /// One event, before it is encoded.

@@ -53,6 +53,8 @@ pub struct AppState {
     pub rest_versions: HashMap<AppId, RestVersion>,
     /// Uploads and downloads; without a store `POST /files` answers 503.
     pub files: FilesState,
+    /// Reactions; `None` answers 503.
+    pub reactions: Option<parley_domain::reactions::ReactionService>,
 }
 
 impl AppState {
@@ -78,7 +80,15 @@ impl AppState {
                 store: None,
                 records: None,
             },
+            reactions: None,
         }
+    }
+
+    /// Serves reactions with `service`.
+    #[must_use]
+    pub fn with_reactions(mut self, service: parley_domain::reactions::ReactionService) -> Self {
+        self.reactions = Some(service);
+        self
     }
 
     /// Serves uploads and downloads from `files`.

@@ -12,13 +12,15 @@ use std::time::Duration;
 use actix_web::{web, HttpServer};
 use anyhow::Context;
 use parley_domain::events::{EventRecorder, EventRepository, EventService, ReadLookup};
+use parley_domain::files::FileRepository;
+use parley_domain::reactions::{ReactionRepository, ReactionService};
 use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
     MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
 use parley_http::{
-    AppState, Authenticator, BodyPolicy, EventBus, FileUrls, JsonEventEncoder, RateLimit,
-    RestVersion,
+    AppState, Authenticator, BodyPolicy, EventBus, FileUrls, FilesState, JsonEventEncoder,
+    RateLimit, RestVersion,
 };
 #[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
@@ -49,6 +51,8 @@ struct Ports {
     /// Where served pages of conversation lists ended: in this process, or (PostgreSQL) in the
     /// database, shared by every server on it.
     cursors: Arc<dyn CursorStore>,
+    reactions: Arc<dyn ReactionRepository>,
+    files: Arc<dyn FileRepository>,
 }
 
 impl Ports {
@@ -59,14 +63,18 @@ impl Ports {
             + MessageRepository
             + UserRepository
             + AppRepository
-            + EventRepository,
+            + EventRepository
+            + ReactionRepository
+            + FileRepository,
     {
         Self {
             conversations: store.clone(),
             messages: store.clone(),
             users: store.clone(),
             apps: store.clone(),
-            events: store,
+            events: store.clone(),
+            reactions: store.clone(),
+            files: store,
             cursors,
         }
     }
@@ -213,12 +221,21 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     )
     .with_events(recorder.clone(), lookup.clone());
     let messages = MessageService::new(
-        ports.conversations,
+        ports.conversations.clone(),
         ports.messages.clone(),
         clock.clone(),
         settings.limits(),
     )
-    .with_events(recorder.clone(), lookup);
+    .with_events(recorder.clone(), lookup)
+    .with_files(ports.files.clone());
+    let reactions = ReactionService::new(
+        ports.conversations,
+        ports.messages.clone(),
+        ports.reactions.clone(),
+        clock.clone(),
+        settings.limits(),
+    )
+    .with_events(recorder.clone());
     let users = UserService::new(
         ports.users,
         ports.messages,
@@ -257,7 +274,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         )
         .with_body_policy(body)
         .with_events(event_log, bus)
-        .with_rest_versions(rest_versions(&settings)?),
+        .with_rest_versions(rest_versions(&settings)?)
+        .with_reactions(reactions)
+        .with_files(FilesState {
+            urls: FileUrls::new(&public_url),
+            store: None,
+            records: Some(ports.files.clone()),
+        }),
     );
 
     let mut server = HttpServer::new(move || parley_http::app(state.clone()))

@@ -42,11 +42,17 @@ mod conversations;
 #[path = "store/events.rs"]
 mod events;
 #[allow(clippy::duplicate_mod)]
+#[path = "store/files.rs"]
+mod files;
+#[allow(clippy::duplicate_mod)]
 #[path = "store/import.rs"]
 mod import;
 #[allow(clippy::duplicate_mod)]
 #[path = "store/messages.rs"]
 mod messages;
+#[allow(clippy::duplicate_mod)]
+#[path = "store/reactions.rs"]
+mod reactions;
 #[allow(clippy::duplicate_mod)]
 #[path = "store/users.rs"]
 mod users;

@@ -12,6 +12,7 @@ use parley_domain::events::{
     AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EventQuery, EventRepository,
     NewEvent, StoredEvent,
 };
+use parley_domain::reactions::{Added, Emoji, ReactionRepository};
 use parley_domain::{
     Access, AppId, AppRepository, Conversation, ConversationId, ConversationQuery,
     ConversationRepository, Direction, ImportRecord, Message, MessageId, MessageRecord,
@@ -56,6 +57,10 @@ struct Data {
     apps: HashMap<AppId, SecretKey>,
     users: HashMap<(AppId, UserId), Versioned<User>>,
     outbox: events::Outbox,
+    /// Records of uploaded files by token.
+    files: HashMap<String, parley_domain::files::StoredFile>,
+    /// Reactions: (app, message, emoji, user) to when.
+    reactions: std::collections::BTreeMap<(AppId, MessageId, String, UserId), i64>,
 }
 
 impl Data {
@@ -573,7 +578,11 @@ impl MessageRepository for MemoryStore {
         found.deleted_seq = Some(seq);
         found.message.text.clear();
         found.message.custom.clear();
+        found.message.content.clear();
+        found.message.reactions.clear();
         data.seq = seq;
+        data.reactions
+            .retain(|(a, m, _, _), _| !(a == app && m == id));
         data.outbox.record(app, events);
         Ok(true)
     }
@@ -736,5 +745,194 @@ impl EventRepository for MemoryStore {
 
     async fn prune_events(&self, before: i64) -> Result<u64, RepositoryError> {
         Ok(self.lock()?.outbox.prune(before))
+    }
+}
+
+impl Data {
+    /// The live message with this ID in this conversation.
+    fn live_mut(
+        &mut self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+    ) -> Option<&mut Stored> {
+        self.messages
+            .get_mut(&key(app, conversation))
+            .and_then(|m| m.iter_mut().find(|s| s.live() && &s.message.id == id))
+    }
+
+    /// Rewrites `emoji`'s entry of the message's summary from the reactions.
+    fn summarise(
+        &mut self,
+        app: &AppId,
+        conversation: &ConversationId,
+        id: &MessageId,
+        emoji: &str,
+    ) {
+        let mine: Vec<i64> = self
+            .reactions
+            .iter()
+            .filter(|((a, m, e, _), _)| a == app && m == id && e == emoji)
+            .map(|(_, at)| *at)
+            .collect();
+        if let Some(stored) = self.live_mut(app, conversation, id) {
+            match mine.iter().min() {
+                Some(first) => {
+                    stored.message.reactions.insert(
+                        emoji.to_owned(),
+                        parley_domain::ReactionSummary {
+                            count: mine.len() as u64,
+                            created_at: *first,
+                        },
+                    );
+                }
+                None => {
+                    stored.message.reactions.remove(emoji);
+                }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl ReactionRepository for MemoryStore {
+    async fn add_reaction(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        message: &MessageId,
+        emoji: &Emoji,
+        user: &UserId,
+        now: i64,
+        max_distinct: usize,
+        events: &[NewEvent],
+    ) -> Result<Added, RepositoryError> {
+        let mut data = self.lock()?;
+        let Some(stored) = data.live_mut(app, conversation, message) else {
+            return Ok(Added::NoMessage);
+        };
+        let summary = stored.message.reactions.clone();
+        let k = (
+            app.clone(),
+            message.clone(),
+            emoji.as_str().to_owned(),
+            user.clone(),
+        );
+        if data.reactions.contains_key(&k) {
+            return Ok(Added::AlreadyThere);
+        }
+        if !summary.contains_key(emoji.as_str()) && summary.len() >= max_distinct {
+            return Ok(Added::LimitReached);
+        }
+        data.reactions.insert(k, now);
+        data.summarise(app, conversation, message, emoji.as_str());
+        data.outbox.record(app, events);
+        Ok(Added::Added)
+    }
+
+    async fn remove_reaction(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        message: &MessageId,
+        emoji: &Emoji,
+        user: &UserId,
+        events: &[NewEvent],
+    ) -> Result<Option<bool>, RepositoryError> {
+        let mut data = self.lock()?;
+        if data.live_mut(app, conversation, message).is_none() {
+            return Ok(None);
+        }
+        let k = (
+            app.clone(),
+            message.clone(),
+            emoji.as_str().to_owned(),
+            user.clone(),
+        );
+        if data.reactions.remove(&k).is_none() {
+            return Ok(Some(false));
+        }
+        data.summarise(app, conversation, message, emoji.as_str());
+        data.outbox.record(app, events);
+        Ok(Some(true))
+    }
+
+    async fn list_reactions(
+        &self,
+        app: &AppId,
+        message: &MessageId,
+        emoji: &Emoji,
+        limit: usize,
+        starting_after: Option<UserId>,
+    ) -> Result<Option<Vec<(UserId, i64)>>, RepositoryError> {
+        let data = self.lock()?;
+        let mut all: Vec<(i64, UserId)> = data
+            .reactions
+            .iter()
+            .filter(|((a, m, e, _), _)| a == app && m == message && e == emoji.as_str())
+            .map(|((_, _, _, u), at)| (*at, u.clone()))
+            .collect();
+        all.sort_by(|a, b| (a.0, a.1.as_str().as_bytes()).cmp(&(b.0, b.1.as_str().as_bytes())));
+        let start = match &starting_after {
+            None => 0,
+            Some(after) => match all.iter().position(|(_, u)| u == after) {
+                Some(i) => i + 1,
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(
+            all.into_iter()
+                .skip(start)
+                .take(limit)
+                .map(|(at, u)| (u, at))
+                .collect(),
+        ))
+    }
+}
+
+#[async_trait]
+impl parley_domain::files::FileRepository for MemoryStore {
+    async fn insert_file(
+        &self,
+        file: &parley_domain::files::StoredFile,
+    ) -> Result<(), RepositoryError> {
+        self.lock()?.files.insert(file.token.clone(), file.clone());
+        Ok(())
+    }
+
+    async fn find_file(
+        &self,
+        token: &str,
+    ) -> Result<Option<parley_domain::files::StoredFile>, RepositoryError> {
+        Ok(self.lock()?.files.get(token).cloned())
+    }
+
+    async fn unused_files(
+        &self,
+        uploaded_before: i64,
+        limit: usize,
+    ) -> Result<Vec<parley_domain::files::StoredFile>, RepositoryError> {
+        let data = self.lock()?;
+        let used: std::collections::HashSet<&str> = data
+            .messages
+            .values()
+            .flatten()
+            .filter(|s| s.live())
+            .flat_map(|s| parley_domain::content::file_tokens(&s.message.content))
+            .collect();
+        let mut unused: Vec<_> = data
+            .files
+            .values()
+            .filter(|f| f.created_at < uploaded_before && !used.contains(f.token.as_str()))
+            .cloned()
+            .collect();
+        unused.sort_by_key(|f| f.created_at);
+        unused.truncate(limit);
+        Ok(unused)
+    }
+
+    async fn delete_file(&self, token: &str) -> Result<(), RepositoryError> {
+        self.lock()?.files.remove(token);
+        Ok(())
     }
 }

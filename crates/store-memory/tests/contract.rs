@@ -12,7 +12,9 @@ async fn stores() -> Stores {
         messages: store.clone(),
         users: store.clone(),
         apps: store.clone(),
-        events: store,
+        events: store.clone(),
+        reactions: store.clone(),
+        files: store,
         cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(()),
     }

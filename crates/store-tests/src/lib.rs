@@ -14,6 +14,7 @@ use parley_domain::{
 pub mod cases;
 pub mod events;
 pub mod import;
+pub mod rich;
 
 /// The ports of one fresh, empty store. `guard` keeps whatever backs it (a temp dir) alive.
 pub struct Stores {
@@ -22,6 +23,8 @@ pub struct Stores {
     pub users: Arc<dyn UserRepository>,
     pub apps: Arc<dyn AppRepository>,
     pub events: Arc<dyn EventRepository>,
+    pub reactions: Arc<dyn parley_domain::reactions::ReactionRepository>,
+    pub files: Arc<dyn parley_domain::files::FileRepository>,
     /// Not part of the contract: the walk test needs one to drive the listing service.
     pub cursors: Arc<dyn CursorStore>,
     pub guard: Box<dyn Any + Send>,
@@ -114,6 +117,27 @@ macro_rules! contract_suite {
             import_keys_are_kept_without_expiry_and_read_by_moves_read_until_forward,
             a_walk_keeps_its_snapshot_when_an_import_moves_a_conversation,
         );
+        $crate::rich_cases!(
+            $factory;
+            reactions_keep_the_message_summary_in_step,
+            a_file_is_unused_until_a_message_refers_to_it_and_again_after,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! rich_cases {
+    ($factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(stores) = $crate::Fresh::fresh($factory().await) else {
+                    return;
+                };
+                $crate::rich::$case(&stores).await;
+            }
+        )+
     };
 }
 

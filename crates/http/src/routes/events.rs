@@ -125,6 +125,17 @@ fn data_json(data: &EventData, urls: &FileUrls) -> Value {
             "message": json(serde_json::to_value(MessageView::new(message, conversation, urls))),
             "recipient": person(recipient),
         }),
+        EventData::Reaction {
+            conversation,
+            message,
+            user_id,
+            emoji,
+        } => serde_json::json!({
+            "conversation": json(serde_json::to_value(ConversationView::new(conversation, urls))),
+            "message": json(serde_json::to_value(MessageView::new(message, conversation, urls))),
+            "userId": user_id.as_str(),
+            "emoji": emoji,
+        }),
         EventData::User { user } => serde_json::json!({
             "user": json(serde_json::to_value(UserView::from(user))),
         }),

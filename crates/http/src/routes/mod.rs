@@ -20,6 +20,7 @@ use parley_domain::{ConversationQuery, Direction, OrderBy, ServiceError};
 
 mod batch;
 mod events;
+mod reactions;
 
 pub use events::{EventBus, JsonEventEncoder};
 
@@ -98,6 +99,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             resource("/v1/{app_id}/webhooks/deliveries/{event_id}/retry")
                 .route(web::post().to(events::retry_delivery)),
+        )
+        .service(
+            resource(
+                "/v1/{app_id}/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}",
+            )
+            .route(web::get().to(reactions::list)),
+        )
+        .service(
+            resource(
+                "/v1/{app_id}/conversations/{conversation_id}/messages/{message_id}/reactions/{emoji}/{user_id}",
+            )
+            .route(web::put().to(reactions::add))
+            .route(web::delete().to(reactions::remove)),
         )
         .service(
             resource("/v1/{app_id}/conversations/{conversation_id}/messages/{message_id}")
