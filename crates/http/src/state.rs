@@ -28,6 +28,15 @@ pub struct FilesState {
     pub urls: FileUrls,
     pub store: Option<Arc<dyn FileStore>>,
     pub records: Option<Arc<dyn FileRepository>>,
+    /// Bytes of one upload (`limits.file_bytes`; more is 413).
+    pub max_bytes: u64,
+}
+
+impl FilesState {
+    /// The time an upload is recorded at.
+    pub fn now_ms(&self) -> i64 {
+        parley_domain::Clock::now_ms(&parley_domain::SystemClock)
+    }
 }
 
 impl std::fmt::Debug for FilesState {
@@ -79,6 +88,7 @@ impl AppState {
                 urls: FileUrls::new("http://localhost:8080"),
                 store: None,
                 records: None,
+                max_bytes: 25 * 1024 * 1024,
             },
             reactions: None,
         }

@@ -12,12 +12,13 @@ use std::time::Duration;
 use actix_web::{web, HttpServer};
 use anyhow::Context;
 use parley_domain::events::{EventRecorder, EventRepository, EventService, ReadLookup};
-use parley_domain::files::FileRepository;
+use parley_domain::files::{FileRepository, FileStore};
 use parley_domain::reactions::{ReactionRepository, ReactionService};
 use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
     MessageRepository, MessageService, SecretKey, SystemClock, UserRepository, UserService,
 };
+use parley_file_store::{ObjectFiles, S3Options};
 use parley_http::{
     AppState, Authenticator, BodyPolicy, EventBus, FileUrls, FilesState, JsonEventEncoder,
     RateLimit, RestVersion,
@@ -162,6 +163,25 @@ async fn app_keys(
     Ok((keys, None))
 }
 
+/// The file store `files.url` (S3-compatible) or `files.dir` names.
+fn open_files(settings: &Settings) -> anyhow::Result<Arc<dyn FileStore>> {
+    let files = &settings.files;
+    let store = if files.url.trim().is_empty() {
+        ObjectFiles::local(std::path::Path::new(&files.dir))
+    } else {
+        ObjectFiles::s3(&S3Options {
+            url: files.url.trim().to_owned(),
+            endpoint: files.s3_endpoint.clone(),
+            region: files.s3_region.clone(),
+            access_key_id: files.s3_access_key_id.clone(),
+            secret_access_key: files.s3_secret_access_key.clone(),
+        })
+    }
+    .map_err(anyhow::Error::msg)?;
+    tracing::info!(files = store.describe(), "file store");
+    Ok(Arc::new(store))
+}
+
 /// Each configured app's `rest_version`, checked.
 fn rest_versions(settings: &Settings) -> anyhow::Result<HashMap<AppId, RestVersion>> {
     let mut out = HashMap::new();
@@ -254,6 +274,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             u64::try_from(hours_ms(settings.events.retention_hours)).unwrap_or(0),
         ),
     )?;
+    let file_store = open_files(&settings)?;
+    actix_web::rt::spawn(background::files::run(
+        ports.files.clone(),
+        file_store.clone(),
+        Duration::from_millis(
+            u64::try_from(hours_ms(settings.files.unused_after_hours)).unwrap_or(0),
+        ),
+        Duration::from_secs(settings.files.sweep_interval_secs.max(1)),
+    ));
     let server_settings = &settings.server;
     let body = BodyPolicy::new(
         settings.limits.body_bytes,
@@ -278,8 +307,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         .with_reactions(reactions)
         .with_files(FilesState {
             urls: FileUrls::new(&public_url),
-            store: None,
+            store: Some(file_store.clone()),
             records: Some(ports.files.clone()),
+            max_bytes: settings.limits.file_bytes,
         }),
     );
 

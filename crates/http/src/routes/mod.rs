@@ -20,6 +20,7 @@ use parley_domain::{ConversationQuery, Direction, OrderBy, ServiceError};
 
 mod batch;
 mod events;
+mod files;
 mod reactions;
 
 pub use events::{EventBus, JsonEventEncoder};
@@ -50,6 +51,8 @@ pub fn app(
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(resource("/v1/{app_id}/batch").route(web::post().to(batch::batch)))
+        .service(resource("/v1/{app_id}/files").route(web::post().to(files::upload)))
+        .service(resource("/files/{token}/{filename}").route(web::get().to(files::download)))
         .service(resource("/v1/{app_id}/conversations").route(web::get().to(list_conversations)))
         .service(
             resource("/v1/{app_id}/conversations/{conversation_id}")

@@ -2,6 +2,7 @@
 //! place ([`spawn`]) and stopped with the server.
 
 mod deliverer;
+pub mod files;
 mod pruner;
 
 use std::sync::Arc;

@@ -30,6 +30,17 @@ pub fn on_postgres() -> bool {
     std::env::var("PARLEY_TEST_BACKEND").as_deref() == Ok("postgres")
 }
 
+/// The bucket of the S3-compatible test server (`scripts/test.sh` creates it).
+pub const S3_BUCKET: &str = "parley-test";
+
+/// The S3-compatible server the file tests use (`PARLEY_TEST_S3_ENDPOINT`, set by
+/// `scripts/test.sh` for its pass on the S3 store); `None`: the local directory store.
+pub fn s3_endpoint() -> Option<String> {
+    std::env::var("PARLEY_TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+}
+
 /// The database of a test server whose SQLite file would be `db`: that file, or on PostgreSQL a
 /// schema of the test server named after the path, so that a restarted server finds its data.
 pub fn database_url(db: &Path) -> String {
@@ -52,6 +63,26 @@ pub fn settings(db: &Path) -> Settings {
     s.server.workers = 2;
     s.server.shutdown_timeout_secs = 5;
     s.database.url = database_url(db);
+    s.files.dir = db
+        .parent()
+        .expect("the database file is in a directory")
+        .join("files")
+        .display()
+        .to_string();
+    if let Some(endpoint) = s3_endpoint() {
+        // Every test server its own prefix of the test bucket.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&db, &mut hasher);
+        s.files.url = format!(
+            "s3://{}/t{:016x}",
+            S3_BUCKET,
+            std::hash::Hasher::finish(&hasher)
+        );
+        s.files.s3_endpoint = endpoint;
+        s.files.s3_region = "us-east-1".into();
+        s.files.s3_access_key_id = "testing".into();
+        s.files.s3_secret_access_key = "testing".into();
+    }
     s.apps = BTreeMap::from([
         (
             APP.to_string(),
