@@ -160,3 +160,6 @@ BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts
 
 echo "== import"
 BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts/bench-import.sh
+
+echo "== files"
+BENCH_DIR=$DIR scripts/bench-files.sh
