@@ -40,6 +40,16 @@ fn store_error(e: object_store::Error) -> FileStoreError {
 }
 
 impl ObjectFiles {
+    /// Files in process memory (with `database.url = "memory://"`: nothing survives a restart,
+    /// nothing is written to disk).
+    pub fn in_memory() -> Self {
+        Self {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            prefix: String::new(),
+            describe: "memory".to_owned(),
+        }
+    }
+
     /// Files in the directory `dir` (created when missing).
     ///
     /// # Errors

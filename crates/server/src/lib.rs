@@ -164,9 +164,12 @@ async fn app_keys(
 }
 
 /// The file store `files.url` (S3-compatible) or `files.dir` names.
-fn open_files(settings: &Settings) -> anyhow::Result<Arc<dyn FileStore>> {
+/// With `database.url = "memory://"` and no `files.url`, files are kept in memory too.
+fn open_files(settings: &Settings, in_memory: bool) -> anyhow::Result<Arc<dyn FileStore>> {
     let files = &settings.files;
-    let store = if files.url.trim().is_empty() {
+    let store = if files.url.trim().is_empty() && in_memory {
+        Ok(ObjectFiles::in_memory())
+    } else if files.url.trim().is_empty() {
         ObjectFiles::local(std::path::Path::new(&files.dir))
     } else {
         ObjectFiles::s3(&S3Options {
@@ -274,7 +277,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             u64::try_from(hours_ms(settings.events.retention_hours)).unwrap_or(0),
         ),
     )?;
-    let file_store = open_files(&settings)?;
+    let file_store = open_files(&settings, matches!(settings.storage()?, Storage::Memory))?;
     actix_web::rt::spawn(background::files::run(
         ports.files.clone(),
         file_store.clone(),
