@@ -135,6 +135,7 @@ async fn open_storage(settings: &Settings, storage: Storage) -> anyhow::Result<P
             options.busy_timeout = Duration::from_millis(settings.database.busy_timeout_ms);
             options.synchronous = settings.synchronous()?;
             options.cache_mib = settings.database.sqlite_cache_mib;
+            options.group_commit = settings.database.sqlite_group_commit;
             let store = open_blocking(move || DieselStore::open_sqlite(&options)).await?;
             Ok(Ports::of(store, Arc::new(MemoryCursorStore::default())))
         }

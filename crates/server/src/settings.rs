@@ -108,6 +108,7 @@ pub struct DatabaseSettings {
     pub busy_timeout_ms: u64,
     pub sqlite_synchronous: String,
     pub sqlite_cache_mib: u32,
+    pub sqlite_group_commit: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -102,6 +102,70 @@ fn every_acknowledged_put_survives_kill_9() {
     restarted.terminate();
 }
 
+/// Message sends from 16 writers at once (so that SQLite's group commit puts many of them in one
+/// transaction), killed mid-flight: every acknowledged message is there after the restart.
+#[test]
+fn every_acknowledged_message_of_concurrent_writers_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("parley.db");
+    let process = Process::start(&[], &db_env(&db), dir.path());
+    let api = Api::new(&process.base, APP, KEY);
+    for c in 0..4 {
+        api.put(
+            &format!("/conversations/send-{c}"),
+            &json!({"participants": ["a"]}),
+        )
+        .ok_empty();
+    }
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..16)
+        .map(|w| {
+            let (api, acknowledged, stop) = (api.clone(), acknowledged.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut i = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let conversation = format!("send-{}", (w + i) % 4);
+                    let url = api.url(&format!("/conversations/{conversation}/messages"));
+                    let body = json!([{"text": format!("w{w}-{i}"), "sender": "a", "type": "UserMessage"}]);
+                    let result = ureq::post(&url)
+                        .set("Authorization", &format!("Bearer {}", api.key))
+                        .set("Content-Type", "application/json")
+                        .timeout(Duration::from_secs(10))
+                        .send_string(&body.to_string());
+                    if let Ok(resp) = result {
+                        if resp.status() == 200 {
+                            let ids: serde_json::Value = resp.into_json().unwrap();
+                            let id = ids[0]["id"].as_str().unwrap().to_string();
+                            acknowledged.lock().unwrap().push((conversation, id));
+                        }
+                    }
+                    i += 1;
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    process.kill_9();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 50,
+        "only {} sends acknowledged",
+        acknowledged.len()
+    );
+    let restarted = Process::start(&[], &db_env(&db), dir.path());
+    let api = Api::new(&restarted.base, APP, KEY);
+    for (conversation, id) in &acknowledged {
+        let resp = api.get(&format!("/conversations/{conversation}/messages/{id}"));
+        assert_eq!(resp.status, 200, "acknowledged message {id} is lost");
+    }
+    restarted.terminate();
+}
+
 #[test]
 fn without_configured_apps_a_demo_app_is_created_once_and_its_curl_works() {
     let dir = tempfile::tempdir().unwrap();

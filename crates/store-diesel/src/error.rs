@@ -22,6 +22,9 @@ pub(crate) enum DbError {
     Conflict,
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The write was not committed (its batch's commit failed); safe to retry.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl From<DbError> for RepositoryError {
@@ -48,6 +51,7 @@ impl From<DbError> for RepositoryError {
                 RepositoryError::Unavailable(info.message().to_string())
             }
             DbError::Pool(e) => RepositoryError::Unavailable(e.to_string()),
+            DbError::Unavailable(why) => RepositoryError::Unavailable(why),
             // A connection that broke inside a transaction (the database went away).
             DbError::Diesel(DieselError::BrokenTransactionManager) => {
                 RepositoryError::Unavailable("the database connection broke".into())

@@ -7,6 +7,7 @@
 //! when they return.
 
 mod error;
+mod group_commit;
 mod models;
 mod schema;
 

@@ -260,6 +260,6 @@ impl Store {
             .map_err(|e| connect(&e));
         migrated?;
         unlocked?;
-        Ok(Self::from_pool(pool, options.connection_timeout))
+        Ok(Self::from_pool(pool, options.connection_timeout, None))
     }
 }

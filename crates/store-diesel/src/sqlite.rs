@@ -57,11 +57,20 @@ pub use base::Store;
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
 /// A write transaction: `BEGIN IMMEDIATE`, so that it holds the write lock from its first read.
+/// Inside a group commit's transaction it is a savepoint: it fails (and is rolled back) alone.
 pub(crate) fn write_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, DbError>,
 {
-    conn.immediate_transaction(f)
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let nested = AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .is_some();
+    if nested {
+        conn.transaction(f)
+    } else {
+        conn.immediate_transaction(f)
+    }
 }
 
 /// A write transaction committed without an fsync: for bookkeeping whose loss in a power cut is
@@ -142,6 +151,9 @@ pub struct SqliteOptions {
     pub synchronous: Synchronous,
     /// SQLite's page cache per connection, in MiB.
     pub cache_mib: u32,
+    /// Commit the writes waiting at the same moment together (one writer thread, one
+    /// transaction and fsync per batch, a savepoint per write); off: one transaction each.
+    pub group_commit: bool,
 }
 
 impl SqliteOptions {
@@ -154,6 +166,7 @@ impl SqliteOptions {
             busy_timeout: Duration::from_secs(5),
             synchronous: Synchronous::Full,
             cache_mib: 8,
+            group_commit: true,
         }
     }
 }
@@ -208,8 +221,10 @@ impl Store {
             .map_err(|e| OpenError::Migrate(e.to_string()))?;
         drop(first);
         let manager = ConnectionManager::<DbConnection>::new(url);
+        // The group writer keeps one connection for itself: at least one more for readers.
+        let min_size = if options.group_commit { 2 } else { 1 };
         let pool = Pool::builder()
-            .max_size(options.pool_size.max(1))
+            .max_size(options.pool_size.max(min_size))
             .connection_timeout(options.connection_timeout)
             // A dead SQLite connection is not a thing; checking costs a query per request.
             .test_on_check_out(false)
@@ -220,7 +235,14 @@ impl Store {
             }))
             .build(manager)
             .map_err(|e| connect(&e))?;
-        Ok(Self::from_pool(pool, options.busy_timeout))
+        let group = if options.group_commit {
+            Some(std::sync::Arc::new(
+                crate::group_commit::GroupWriter::start(&pool).map_err(|e| connect(&e))?,
+            ))
+        } else {
+            None
+        };
+        Ok(Self::from_pool(pool, options.busy_timeout, group))
     }
 }
 

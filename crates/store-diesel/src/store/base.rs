@@ -18,6 +18,8 @@ pub struct Store {
     /// whose sleeps (up to 100 ms each) would dominate tail latency.
     pub(super) writer: Arc<tokio::sync::Mutex<()>>,
     pub(super) busy_timeout: Duration,
+    /// SQLite with group commit: every write goes to the writer thread.
+    pub(super) group: Option<Arc<crate::group_commit::GroupWriter<DbConnection>>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -27,11 +29,29 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    pub(super) fn from_pool(pool: Pool<ConnectionManager<DbConnection>>, busy: Duration) -> Self {
+    pub(super) fn from_pool(
+        pool: Pool<ConnectionManager<DbConnection>>,
+        busy: Duration,
+        group: Option<Arc<crate::group_commit::GroupWriter<DbConnection>>>,
+    ) -> Self {
         Self {
             pool,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             busy_timeout: busy,
+            group,
+        }
+    }
+
+    /// A write that sets up its own transaction (one without an fsync): with group commit it
+    /// runs alone between two batches.
+    pub(super) async fn run_write_alone<T, F>(&self, f: F) -> Result<T, RepositoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        match &self.group {
+            Some(group) => group.submit(true, f).await,
+            None => self.run_write(f).await,
         }
     }
 
@@ -51,6 +71,9 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
+        if let Some(group) = &self.group {
+            return group.submit(false, f).await;
+        }
         if !super::ONE_WRITER {
             return self.run_inner(None, f).await;
         }

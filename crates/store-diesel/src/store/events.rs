@@ -186,7 +186,7 @@ impl EventRepository for Store {
         limit: usize,
     ) -> Result<Vec<ClaimedDelivery>, RepositoryError> {
         // One write transaction: one commit for the whole batch of leases.
-        self.run_write(move |conn| {
+        self.run_write_alone(move |conn| {
             super::relaxed_write_tx(&mut *conn, |conn| claim(conn, now, lease_ms, limit))
         })
         .await
@@ -198,7 +198,7 @@ impl EventRepository for Store {
     ) -> Result<(), RepositoryError> {
         let attempts = attempts.to_vec();
         // One transaction for the batch: one commit (one fsync on SQLite) for many attempts.
-        self.run_write(move |conn| {
+        self.run_write_alone(move |conn| {
             super::relaxed_write_tx(&mut *conn, |tx| {
                 for (event_seq, url, outcome) in &attempts {
                     finish(tx, *event_seq, url, outcome)?;

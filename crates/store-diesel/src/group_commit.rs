@@ -1,0 +1,156 @@
+//! Group commit: every write of a server process goes to one writer thread, which takes all
+//! the write requests waiting at that moment and commits them in one transaction (one fsync),
+//! each request in a savepoint of its own, so that one that fails its checks (a rule, a
+//! conflict) is rolled back alone. Replies go out only after the commit, so nothing is
+//! acknowledged before it is durable. A lone write commits at once: the writer never waits for
+//! company, it only takes what queued up while the previous batch committed.
+//!
+//! Used for SQLite, whose writes are serialised anyway (one write lock per database): there the
+//! batch turns N fsyncs into one.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::r2d2::{ConnectionManager, Pool, R2D2Connection};
+use parley_domain::RepositoryError;
+
+use crate::error::DbError;
+
+/// Write requests per transaction at most (a bound on one commit's size and latency).
+const MAX_BATCH: usize = 256;
+
+/// What a job hands back after running: how to reply once the batch's fate is known.
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+struct Job<C> {
+    work: Box<dyn FnOnce(&mut C) -> Reply + Send>,
+    /// Runs alone, outside a batch (it sets up its own transaction, e.g. without an fsync).
+    alone: bool,
+}
+
+/// The handle of the writer thread.
+pub(crate) struct GroupWriter<C: 'static> {
+    jobs: mpsc::Sender<Job<C>>,
+}
+
+impl<C> std::fmt::Debug for GroupWriter<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GroupWriter").finish_non_exhaustive()
+    }
+}
+
+impl<C> GroupWriter<C>
+where
+    C: R2D2Connection<TransactionManager = AnsiTransactionManager> + Send + 'static,
+{
+    /// Starts the writer thread on a connection of `pool` (kept for the writer's life).
+    pub(crate) fn start(pool: &Pool<ConnectionManager<C>>) -> Result<Self, DbError> {
+        let conn = pool.get().map_err(DbError::Pool)?;
+        let (jobs, queue) = mpsc::channel::<Job<C>>();
+        std::thread::Builder::new()
+            .name("parley-writer".into())
+            .spawn(move || run(conn, &queue))
+            .map_err(|e| DbError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self { jobs })
+    }
+
+    /// Runs `f` in the next batch (or `alone`) and answers its result once committed.
+    pub(crate) async fn submit<T, F>(&self, alone: bool, f: F) -> Result<T, RepositoryError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut C) -> Result<T, DbError> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, DbError>>();
+        let work = Box::new(move |conn: &mut C| -> Reply {
+            let outcome = f(conn);
+            Box::new(move |committed: Result<(), String>| {
+                let answer = match committed {
+                    Ok(()) => outcome,
+                    // The request's own error stands; a good one is lost with the batch.
+                    Err(why) => outcome.and(Err(DbError::Unavailable(why))),
+                };
+                let _ = tx.send(answer);
+            })
+        });
+        self.jobs
+            .send(Job { work, alone })
+            .map_err(|_| RepositoryError::Unavailable("the writer thread is gone".into()))?;
+        match rx.await {
+            Ok(answer) => answer.map_err(RepositoryError::from),
+            Err(_) => Err(RepositoryError::Unavailable(
+                "the writer thread stopped before answering".into(),
+            )),
+        }
+    }
+}
+
+/// Runs one job, turning a panic into an error reply.
+fn attempt<C>(conn: &mut C, job: Job<C>) -> Result<Reply, ()> {
+    catch_unwind(AssertUnwindSafe(|| (job.work)(conn))).map_err(|_| ())
+}
+
+fn run<C>(
+    mut conn: diesel::r2d2::PooledConnection<ConnectionManager<C>>,
+    queue: &mpsc::Receiver<Job<C>>,
+) where
+    C: R2D2Connection<TransactionManager = AnsiTransactionManager> + Send + 'static,
+{
+    let conn: &mut C = &mut conn;
+    let mut held: Option<Job<C>> = None;
+    loop {
+        let first = match held.take() {
+            Some(job) => job,
+            None => match queue.recv() {
+                Ok(job) => job,
+                Err(_) => return,
+            },
+        };
+        if first.alone {
+            if let Ok(reply) = attempt(conn, first) {
+                reply(Ok(()));
+            }
+            continue;
+        }
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) if job.alone => {
+                    held = Some(job);
+                    break;
+                }
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = AnsiTransactionManager::begin_transaction_sql(conn, "BEGIN IMMEDIATE") {
+            // Nothing ran: dropping the jobs answers each with "unavailable, retry".
+            tracing::warn!(error = %e, "cannot begin a write transaction");
+            drop(batch);
+            continue;
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut broken = false;
+        for job in batch {
+            match attempt(conn, job) {
+                Ok(reply) => replies.push(reply),
+                Err(()) => broken = true,
+            }
+        }
+        let committed = if broken {
+            let _ = AnsiTransactionManager::rollback_transaction(conn);
+            Err("a write in the same batch failed; retry".to_string())
+        } else {
+            match AnsiTransactionManager::commit_transaction(conn) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    let _ = AnsiTransactionManager::rollback_transaction(conn);
+                    Err(format!("the commit failed: {e}"))
+                }
+            }
+        };
+        for reply in replies {
+            reply(committed.clone());
+        }
+    }
+}
