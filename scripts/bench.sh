@@ -163,3 +163,6 @@ BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts
 
 echo "== files"
 BENCH_DIR=$DIR scripts/bench-files.sh
+
+echo "== writes (SQLite)"
+if [[ -z "$DB_URL" ]]; then BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR scripts/bench-writes.sh; fi

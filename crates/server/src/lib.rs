@@ -136,6 +136,7 @@ async fn open_storage(settings: &Settings, storage: Storage) -> anyhow::Result<P
             options.synchronous = settings.synchronous()?;
             options.cache_mib = settings.database.sqlite_cache_mib;
             options.group_commit = settings.database.sqlite_group_commit;
+            options.writer_cache_mib = settings.database.sqlite_writer_cache_mib;
             let store = open_blocking(move || DieselStore::open_sqlite(&options)).await?;
             Ok(Ports::of(store, Arc::new(MemoryCursorStore::default())))
         }

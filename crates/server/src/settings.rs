@@ -109,6 +109,7 @@ pub struct DatabaseSettings {
     pub sqlite_synchronous: String,
     pub sqlite_cache_mib: u32,
     pub sqlite_group_commit: bool,
+    pub sqlite_writer_cache_mib: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

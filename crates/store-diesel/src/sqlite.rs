@@ -154,6 +154,8 @@ pub struct SqliteOptions {
     /// Commit the writes waiting at the same moment together (one writer thread, one
     /// transaction and fsync per batch, a savepoint per write); off: one transaction each.
     pub group_commit: bool,
+    /// The page cache of the group writer's connection, in MiB.
+    pub writer_cache_mib: u32,
 }
 
 impl SqliteOptions {
@@ -167,6 +169,7 @@ impl SqliteOptions {
             synchronous: Synchronous::Full,
             cache_mib: 8,
             group_commit: true,
+            writer_cache_mib: 64,
         }
     }
 }
@@ -237,7 +240,8 @@ impl Store {
             .map_err(|e| connect(&e))?;
         let group = if options.group_commit {
             Some(std::sync::Arc::new(
-                crate::group_commit::GroupWriter::start(&pool).map_err(|e| connect(&e))?,
+                crate::group_commit::GroupWriter::start(&pool, options.writer_cache_mib)
+                    .map_err(|e| connect(&e))?,
             ))
         } else {
             None
