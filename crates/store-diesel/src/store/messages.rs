@@ -204,23 +204,26 @@ fn insert_all(
         to_store.push(message.clone());
         to_record.extend(events.get(i).into_iter().flatten().cloned());
         if let Some(sender) = &message.sender {
+            // One statement for both: the read mark is never below readUntil, so only a
+            // readUntil below the message can move either.
+            let at = message.created_at;
             diesel::update(
                 participants::table
                     .filter(participants::app_id.eq(app_s))
                     .filter(participants::conversation_id.eq(conv_s))
                     .filter(participants::user_id.eq(sender.as_str()))
-                    .filter(participants::read_until.lt(message.created_at)),
+                    .filter(participants::read_until.lt(at)),
             )
-            .set(participants::read_until.eq(message.created_at))
-            .execute(tx)?;
-            diesel::update(
-                participants::table
-                    .filter(participants::app_id.eq(app_s))
-                    .filter(participants::conversation_id.eq(conv_s))
-                    .filter(participants::user_id.eq(sender.as_str()))
-                    .filter(participants::read_mark.lt(message.created_at)),
-            )
-            .set(participants::read_mark.eq(message.created_at))
+            .set((
+                participants::read_until.eq(at),
+                participants::read_mark.eq(
+                    diesel::dsl::case_when::<_, _, diesel::sql_types::BigInt>(
+                        participants::read_mark.lt(at),
+                        at,
+                    )
+                    .otherwise(participants::read_mark),
+                ),
+            ))
             .execute(tx)?;
         }
     }
