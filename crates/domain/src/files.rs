@@ -59,11 +59,13 @@ pub trait FileRepository: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<StoredFile>, RepositoryError>;
 
-    /// Forgets the file's record (after its bytes were removed from the store).
+    /// Forgets the file's record if no live message refers to it (checked in the same
+    /// statement, so a message that took the file up since it was found unused keeps it).
+    /// `true` when the record went; then its bytes may be removed.
     ///
     /// # Errors
     /// `Unavailable`/`Other`.
-    async fn delete_file(&self, token: &str) -> Result<(), RepositoryError>;
+    async fn delete_unused_file(&self, token: &str) -> Result<bool, RepositoryError>;
 }
 
 /// A stream of file bytes.

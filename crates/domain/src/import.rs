@@ -43,6 +43,11 @@ impl ImportRecord {
     }
 }
 
+/// How far in the future (of the server's clock) an imported message may be: clock skew between
+/// the source system and this one. A later time (seconds or microseconds mistaken for
+/// milliseconds, `i64::MAX`) would date every message sent after it.
+pub const MAX_FUTURE_MS: i64 = 60 * 60 * 1000;
+
 impl Limits {
     /// Checks an import request against the conversation: count, senders (participants with any
     /// access), `readBy` (participants), text and custom limits. Reasons are keyed by item
@@ -54,6 +59,7 @@ impl Limits {
         &self,
         conversation: &Conversation,
         items: &[ImportItem],
+        now: i64,
     ) -> Result<(), Invalid> {
         let mut problems = Problems::default();
         if items.is_empty() {
@@ -86,6 +92,12 @@ impl Limits {
                     "must be a Unix time in milliseconds, not before 1970",
                 );
             }
+            if item.created_at > now.saturating_add(MAX_FUTURE_MS) {
+                problems.invalid(
+                    format!("[{i}].timestamp"),
+                    "is more than an hour in the future: a Unix time in milliseconds is expected",
+                );
+            }
             for (j, reader) in item.read_by.iter().enumerate() {
                 if !on_record(reader) {
                     problems.invalid(
@@ -116,6 +128,21 @@ mod tests {
     use crate::conversation::{Access, Participant};
     use crate::error::InvalidCode;
     use crate::ids::ConversationId;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    #[test]
+    fn times_far_in_the_future_are_refused() {
+        let mut soon = item("writer");
+        soon.created_at = NOW + 59 * 60 * 1000;
+        let mut micros = item("writer");
+        micros.created_at = NOW * 1000;
+        let err = Limits::default()
+            .check_import(&conversation(), &[soon, micros], NOW)
+            .unwrap_err();
+        assert!(!err.reasons.contains_key("[0].timestamp"), "{err:?}");
+        assert!(err.reasons.contains_key("[1].timestamp"), "{err:?}");
+    }
 
     fn uid(raw: &str) -> UserId {
         UserId::new(raw).unwrap()
@@ -151,7 +178,7 @@ mod tests {
     fn a_sender_with_access_none_may_appear_in_history() {
         let limits = Limits::default();
         assert!(limits
-            .check_import(&conversation(), &[item("writer"), item("gone")])
+            .check_import(&conversation(), &[item("writer"), item("gone")], NOW)
             .is_ok());
     }
 
@@ -160,7 +187,7 @@ mod tests {
         let mut read = item("writer");
         read.read_by = vec![uid("writer"), uid("stranger")];
         let err = Limits::default()
-            .check_import(&conversation(), &[item("stranger"), read])
+            .check_import(&conversation(), &[item("stranger"), read], NOW)
             .unwrap_err();
         assert!(err.reasons.contains_key("[0].sender"), "{err:?}");
         assert!(err.reasons.contains_key("[1].readBy[1]"), "{err:?}");
@@ -174,12 +201,16 @@ mod tests {
             ..Limits::default()
         };
         let items = vec![item("writer"); 3];
-        let err = limits.check_import(&conversation(), &items).unwrap_err();
+        let err = limits
+            .check_import(&conversation(), &items, NOW)
+            .unwrap_err();
         assert_eq!(err.code, InvalidCode::LimitExceeded);
-        assert!(limits.check_import(&conversation(), &items[..2]).is_ok());
+        assert!(limits
+            .check_import(&conversation(), &items[..2], NOW)
+            .is_ok());
         // More than a send allows is fine for an import.
         assert!(Limits::default()
-            .check_import(&conversation(), &vec![item("writer"); 100])
+            .check_import(&conversation(), &vec![item("writer"); 100], NOW)
             .is_ok());
     }
 
@@ -190,7 +221,7 @@ mod tests {
         let mut early = item("writer");
         early.created_at = -1;
         let err = Limits::default()
-            .check_import(&conversation(), &[system, early])
+            .check_import(&conversation(), &[system, early], NOW)
             .unwrap_err();
         assert!(err.reasons.contains_key("[0].sender"));
         assert!(err.reasons.contains_key("[1].timestamp"));

@@ -708,7 +708,10 @@ impl MessageService {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let conversation = self.conversation(app, conversation_id).await?;
             let mut problems = file_problems.clone();
-            if let Err(invalid) = self.limits.check_import(&conversation, &items) {
+            if let Err(invalid) =
+                self.limits
+                    .check_import(&conversation, &items, self.clock.now_ms())
+            {
                 problems.absorb(invalid);
             }
             problems.finish()?;

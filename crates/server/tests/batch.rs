@@ -147,12 +147,25 @@ fn a_malformed_batch_is_refused_whole_and_runs_nothing() {
         json!([put, [2, "GET", "/users", "limit=1"]]),
         json!([put, [2, "GET", "/users", null, "2021-01-01"]]),
         json!([put, "GET /users"]),
+        json!([put, [2, "GET", "/events/stream"]]),
     ] {
         let resp = api.post("/batch", &bad);
         assert_eq!(resp.status, 400, "{bad}: {}", resp.text);
         assert!(resp.json()["errorCode"].is_string());
     }
     assert_eq!(api.get("/users/ran").status, 404, "nothing ran");
+    // However a nested batch or the stream is spelled, it answers 400 in its place and
+    // nothing of it runs.
+    let answers = batch(
+        &api,
+        &json!([
+            [1, "POST", "//batch", [[1, "PUT", "/users/nested", {"name": "N"}]]],
+            [2, "POST", "/%62atch", [[1, "PUT", "/users/nested", {"name": "N"}]]],
+            [3, "GET", "//events/stream"]
+        ]),
+    );
+    assert!(answers.iter().all(|a| a.1 == 400), "{answers:?}");
+    assert_eq!(api.get("/users/nested").status, 404);
     // Credentials and content type as for any request.
     let url = api.url("/batch");
     let body = serde_json::to_vec(&json!([put])).unwrap();

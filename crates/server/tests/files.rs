@@ -180,6 +180,9 @@ fn an_uploaded_file_is_sent_and_downloaded_exactly_with_ranges() {
         "{headers:?}"
     );
     assert_eq!(headers["accept-ranges"], "bytes");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(headers["content-security-policy"].contains("sandbox"));
+    assert!(headers["content-disposition"].starts_with("inline"));
     // Ranges.
     let (status, headers, got) = fetch_raw(&url, &[("Range", "bytes=1000-1999")]);
     assert_eq!(status, 206);
@@ -190,6 +193,8 @@ fn an_uploaded_file_is_sent_and_downloaded_exactly_with_ranges() {
     assert_eq!((status, got.as_slice()), (206, &bytes[299_990..]));
     let (status, _, got) = fetch_raw(&url, &[("Range", "bytes=299999-")]);
     assert_eq!((status, got.as_slice()), (206, &bytes[299_999..]));
+    let (status, _, got) = fetch_raw(&url, &[("Range", "bytes=0-18446744073709551615")]);
+    assert_eq!((status, got.len()), (206, 300_000));
     let (status, headers, _) = fetch_raw(&url, &[("Range", "bytes=300000-")]);
     assert_eq!(status, 416);
     assert_eq!(headers["content-range"], "bytes */300000");
@@ -306,6 +311,34 @@ fn a_file_token_is_usable_in_its_own_app_only_and_content_types_are_guessed() {
     assert_eq!(status, 200);
     assert_eq!(got, b"\x00\x01");
     assert_eq!(headers["content-type"], "audio/ogg");
+    // Not media: downloaded, never shown inline from the API's origin.
+    let page = uploaded(
+        &api,
+        &[(
+            "file",
+            Some("x.html"),
+            Some("text/html"),
+            b"<script>1</script>",
+        )],
+    );
+    let m = send_one(
+        &api,
+        json!({"type": "UserMessage", "sender": "a", "attachmentToken": page}),
+    );
+    let (_, headers, _) = fetch_raw(m["attachment"]["url"].as_str().unwrap(), &[]);
+    assert!(
+        headers["content-disposition"].starts_with("attachment"),
+        "{headers:?}"
+    );
+    // A control character in a filename is refused at the upload.
+    let resp = upload(
+        &api,
+        &multipart(&[
+            ("file", None, None, b"x"),
+            ("filename", None, None, b"a\nb.txt"),
+        ]),
+    );
+    assert_eq!(resp.status, 400, "{}", resp.text);
     let _ = (APP, KEY);
 }
 

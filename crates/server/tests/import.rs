@@ -178,6 +178,14 @@ fn bad_imports_are_refused_whole_with_reasons_by_index() {
             "[1].text",
         ),
         (json!("text"), "[1]"),
+        (
+            json!({"sender": "a", "timestamp": 9_223_372_036_854_775_807_i64, "text": "t"}),
+            "[1].timestamp",
+        ),
+        (
+            json!({"sender": "a", "timestamp": now_ms() * 1000, "text": "microseconds"}),
+            "[1].timestamp",
+        ),
     ];
     for (bad, path) in cases {
         let resp = import(&api, "c", &json!([ok, bad]));

@@ -23,6 +23,26 @@ const MAX_BATCH: usize = 256;
 /// What a job hands back after running: how to reply once the batch's fate is known.
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 
+/// Rolls back every open transaction level (after a panic inside a job, diesel may still be
+/// inside its savepoint and the outer transaction), and puts the connection's pragmas back.
+fn reset<C>(conn: &mut C, restore: &str)
+where
+    C: R2D2Connection<TransactionManager = AnsiTransactionManager>,
+{
+    for _ in 0..16 {
+        let open = AnsiTransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .map(|d| d.is_some())
+            .unwrap_or(false);
+        if !open || AnsiTransactionManager::rollback_transaction(conn).is_err() {
+            break;
+        }
+    }
+    if let Err(e) = diesel::connection::SimpleConnection::batch_execute(conn, restore) {
+        tracing::error!(error = %e, "cannot restore the writer connection's pragmas");
+    }
+}
+
 struct Job<C> {
     work: Box<dyn FnOnce(&mut C) -> Reply + Send>,
     /// Runs alone, outside a batch (it sets up its own transaction, e.g. without an fsync).
@@ -47,9 +67,12 @@ where
     /// Starts the writer thread on a connection of `pool` (kept for the writer's life), giving
     /// it a page cache of `cache_mib`: every write of the process runs on it, and profiles show
     /// its time going to page reads when the cache is that of a reader.
+    /// `restore` is SQL that puts the connection's pragmas back after a job that panicked
+    /// (one that commits without an fsync changes `synchronous` for its transaction).
     pub(crate) fn start(
         pool: &Pool<ConnectionManager<C>>,
         cache_mib: u32,
+        restore: String,
     ) -> Result<Self, DbError> {
         let mut conn = pool.get().map_err(DbError::Pool)?;
         diesel::connection::SimpleConnection::batch_execute(
@@ -62,7 +85,7 @@ where
         let (jobs, queue) = mpsc::channel::<Job<C>>();
         std::thread::Builder::new()
             .name("parley-writer".into())
-            .spawn(move || run(conn, &queue))
+            .spawn(move || run(conn, &queue, &restore))
             .map_err(|e| DbError::Corrupt(format!("cannot start the writer thread: {e}")))?;
         Ok(Self { jobs })
     }
@@ -105,6 +128,7 @@ fn attempt<C>(conn: &mut C, job: Job<C>) -> Result<Reply, ()> {
 fn run<C>(
     mut conn: diesel::r2d2::PooledConnection<ConnectionManager<C>>,
     queue: &mpsc::Receiver<Job<C>>,
+    restore: &str,
 ) where
     C: R2D2Connection<TransactionManager = AnsiTransactionManager> + Send + 'static,
 {
@@ -119,8 +143,9 @@ fn run<C>(
             },
         };
         if first.alone {
-            if let Ok(reply) = attempt(conn, first) {
-                reply(Ok(()));
+            match attempt(conn, first) {
+                Ok(reply) => reply(Ok(())),
+                Err(()) => reset(conn, restore),
             }
             continue;
         }
@@ -150,7 +175,7 @@ fn run<C>(
             }
         }
         let committed = if broken {
-            let _ = AnsiTransactionManager::rollback_transaction(conn);
+            reset(conn, restore);
             Err("a write in the same batch failed; retry".to_string())
         } else {
             match AnsiTransactionManager::commit_transaction(conn) {

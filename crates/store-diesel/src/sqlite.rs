@@ -240,8 +240,12 @@ impl Store {
             .map_err(|e| connect(&e))?;
         let group = if options.group_commit {
             Some(std::sync::Arc::new(
-                crate::group_commit::GroupWriter::start(&pool, options.writer_cache_mib)
-                    .map_err(|e| connect(&e))?,
+                crate::group_commit::GroupWriter::start(
+                    &pool,
+                    options.writer_cache_mib,
+                    format!("PRAGMA synchronous = {};", options.synchronous.pragma()),
+                )
+                .map_err(|e| connect(&e))?,
             ))
         } else {
             None

@@ -505,7 +505,10 @@ impl MessageRepository for MemoryStore {
             });
         match stored {
             Some(s) if s.version == before.version => {
+                // Reactions are not part of an edit: keep the stored ones.
+                let reactions = std::mem::take(&mut s.message.reactions);
                 s.message = after.clone();
+                s.message.reactions = reactions;
                 s.version += 1;
                 data.outbox.record(app, events);
                 Ok(())
@@ -931,8 +934,14 @@ impl parley_domain::files::FileRepository for MemoryStore {
         Ok(unused)
     }
 
-    async fn delete_file(&self, token: &str) -> Result<(), RepositoryError> {
-        self.lock()?.files.remove(token);
-        Ok(())
+    async fn delete_unused_file(&self, token: &str) -> Result<bool, RepositoryError> {
+        let mut data = self.lock()?;
+        let used = data
+            .messages
+            .values()
+            .flatten()
+            .filter(|s| s.live())
+            .any(|s| parley_domain::content::file_tokens(&s.message.content).contains(&token));
+        Ok(!used && data.files.remove(token).is_some())
     }
 }

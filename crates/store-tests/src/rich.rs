@@ -194,6 +194,6 @@ pub async fn a_file_is_unused_until_a_message_refers_to_it_and_again_after(s: &S
         .map(|f| f.token)
         .collect();
     assert_eq!(unused, ["file_used", "file_idle"]);
-    s.files.delete_file("file_used").await.unwrap();
+    assert!(s.files.delete_unused_file("file_used").await.unwrap());
     assert!(s.files.find_file("file_used").await.unwrap().is_none());
 }

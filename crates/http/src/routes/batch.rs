@@ -125,6 +125,12 @@ fn operations(body: Value) -> Result<Vec<Operation>, ApiError> {
         if bare.trim_end_matches('/') == "/batch" {
             return Err(at(i, "a batch cannot contain /batch"));
         }
+        if bare.trim_end_matches('/') == "/events/stream" {
+            return Err(at(
+                i,
+                "the event stream never ends: it cannot be a batch operation",
+            ));
+        }
         let payload = parts.get(3).filter(|p| !p.is_null());
         let (target, body) = match (payload, method == Method::GET) {
             (Some(payload), true) => {
@@ -253,6 +259,10 @@ pub(super) async fn batch(
 ) -> Answer {
     // Authenticated before the body is read; counted for the rate limit once its size is known.
     let app = state.authenticate(&req)?;
+    // However its path was spelled (`//batch`, `/%62atch`), a batch inside a batch is refused.
+    if req.extensions().get::<BatchOperation>().is_some() {
+        return Err(malformed("a batch cannot contain /batch"));
+    }
     let body = read_json(&req, payload, &state.body).await?;
     let ops = operations(body)?;
     let weight = u32::try_from(ops.len()).unwrap_or(u32::MAX);

@@ -287,6 +287,17 @@ impl Stream {
 /// `GET /v1/{appId}/events/stream`: Server-Sent Events, replay then live.
 pub(super) async fn stream_events(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
+    // Also spelled otherwise (`//events/stream`): a batch would wait on it forever.
+    if actix_web::HttpMessage::extensions(&req)
+        .get::<crate::state::BatchOperation>()
+        .is_some()
+    {
+        return Err(ApiError::Invalid(parley_domain::Invalid::field(
+            parley_domain::InvalidCode::InvalidField,
+            "path",
+            "the event stream never ends: it cannot be a batch operation",
+        )));
+    }
     let (service, bus) = state
         .events
         .as_ref()

@@ -76,6 +76,28 @@ struct Fields {
     duration: Option<String>,
 }
 
+/// Removes the upload's bytes unless disarmed: also when the client goes away mid-request and
+/// the handler is dropped before it could clean up.
+struct Cleanup {
+    store: std::sync::Arc<dyn parley_domain::files::FileStore>,
+    token: String,
+    armed: bool,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let (store, token) = (self.store.clone(), std::mem::take(&mut self.token));
+            runtime.spawn(async move {
+                let _ = store.delete(&token).await;
+            });
+        }
+    }
+}
+
 /// `POST /files`.
 pub(super) async fn upload(
     req: HttpRequest,
@@ -111,6 +133,11 @@ pub(super) async fn upload(
     let idle = state.body.idle_timeout;
     let mut parts = Multipart::new(req.headers(), payload);
     let token = generate_token();
+    let mut cleanup = Cleanup {
+        store: store.clone(),
+        token: token.clone(),
+        armed: true,
+    };
     let mut fields = Fields::default();
     let mut stored: Option<(u64, Option<String>, Option<String>)> = None;
     let outcome: Result<(), ApiError> = async {
@@ -150,16 +177,19 @@ pub(super) async fn upload(
         Ok(()) => describe(&app, &token, fields, stored.clone(), &state),
         Err(e) => Err(e),
     };
-    match result {
-        Ok(file) => {
-            if let Err(e) = records.insert_file(&file).await {
-                let _ = store.delete(&token).await;
-                return Err(parley_domain::ServiceError::from(e).into());
-            }
-            Ok(ok(&Uploaded { file_token: &token }))
-        }
+    // A refused upload leaves nothing behind: removed before the answer (and by the guard when
+    // the client went away before one).
+    let recorded = match result {
+        Ok(file) => records
+            .insert_file(&file)
+            .await
+            .map_err(|e| ApiError::from(parley_domain::ServiceError::from(e))),
+        Err(e) => Err(e),
+    };
+    cleanup.armed = false;
+    match recorded {
+        Ok(()) => Ok(ok(&Uploaded { file_token: &token })),
         Err(e) => {
-            // A refused upload leaves nothing behind.
             if stored.is_some() {
                 let _ = store.delete(&token).await;
             }
@@ -241,10 +271,10 @@ fn describe(
                 "is required: a filename field, or a filename in the file part",
             )
         })?;
-    if filename.contains('\u{0}') || filename.len() > 255 {
+    if filename.chars().any(char::is_control) || filename.len() > 255 {
         return Err(field_problem(
             "filename",
-            "must be 1 to 255 bytes without NUL",
+            "must be 1 to 255 bytes without control characters",
         ));
     }
     let subtype = match fields.subtype.filter(|s| !s.is_empty()) {
@@ -324,7 +354,7 @@ fn range(req: &HttpRequest, size: u64) -> Result<Option<(u64, u64)>, ()> {
                 if l < start {
                     return Err(());
                 }
-                (l + 1).min(size)
+                l.saturating_add(1).min(size)
             };
             (start, end)
         }
@@ -363,11 +393,25 @@ pub async fn download(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     };
     let body = store.get(&token, start, end).await.map_err(store_failed)?;
     let mut response = HttpResponse::build(status);
+    // Uploads are served from the API's own origin: never sniffed, never run as a page.
+    let media = ["image/", "video/", "audio/"]
+        .iter()
+        .any(|p| file.content_type.starts_with(p))
+        && file.content_type != "image/svg+xml";
     response
         .content_type(file.content_type.as_str())
         .insert_header((header::ACCEPT_RANGES, "bytes"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "sandbox; default-src 'none'",
+        ))
         .insert_header(ContentDisposition {
-            disposition: DispositionType::Inline,
+            disposition: if media {
+                DispositionType::Inline
+            } else {
+                DispositionType::Attachment
+            },
             parameters: vec![DispositionParam::Filename(file.filename.clone())],
         });
     if status == StatusCode::PARTIAL_CONTENT {

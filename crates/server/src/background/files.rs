@@ -9,9 +9,10 @@ use parley_domain::files::{FileRepository, FileStore};
 /// Files handled per round of a sweep.
 const BATCH: usize = 100;
 
-/// One sweep: removes every unused file uploaded before `before`, bytes first, then the record
-/// (a crash in between leaves a record whose bytes are gone, removed again by the next sweep).
-/// Answers how many went.
+/// One sweep: removes every unused file uploaded before `before`: the record first, and only if
+/// it is still unused at that moment (a message may have taken it up meanwhile), then the bytes
+/// (a crash in between leaves bytes without a record, which are never served). Answers how many
+/// went.
 pub async fn sweep(
     records: &dyn FileRepository,
     store: &dyn FileStore,
@@ -27,12 +28,14 @@ pub async fn sweep(
             return Ok(removed);
         }
         for file in &unused {
-            store.delete(&file.token).await.map_err(|e| e.to_string())?;
-            records
-                .delete_file(&file.token)
+            if records
+                .delete_unused_file(&file.token)
                 .await
-                .map_err(|e| e.to_string())?;
-            removed += 1;
+                .map_err(|e| e.to_string())?
+            {
+                store.delete(&file.token).await.map_err(|e| e.to_string())?;
+                removed += 1;
+            }
         }
         if unused.len() < BATCH {
             return Ok(removed);

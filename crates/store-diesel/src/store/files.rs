@@ -120,11 +120,16 @@ impl FileRepository for Store {
         .await
     }
 
-    async fn delete_file(&self, token: &str) -> Result<(), RepositoryError> {
+    async fn delete_unused_file(&self, token: &str) -> Result<bool, RepositoryError> {
         let token = token.to_owned();
         self.run_write(move |conn| {
-            diesel::delete(files::table.find(&token)).execute(conn)?;
-            Ok(())
+            let deleted = diesel::delete(files::table.find(&token).filter(diesel::dsl::not(
+                diesel::dsl::exists(
+                    message_files::table.filter(message_files::token.eq(files::token)),
+                ),
+            )))
+            .execute(conn)?;
+            Ok(deleted > 0)
         })
         .await
     }

@@ -424,12 +424,17 @@ impl MessageRepository for Store {
                 link_files(tx, &app, &after, true)?;
                 // The conversation's copy of its last message follows the edit, when the edited
                 // message is the last one.
+                // From the stored row: its reactions may have changed since the edit's read.
+                let row: MessageRow = messages::table
+                    .find(seq)
+                    .select(MessageRow::as_select())
+                    .first(tx)?;
                 diesel::update(
                     conversations::table
                         .find((app.as_str(), after.conversation_id.as_str()))
                         .filter(conversations::last_message_seq.eq(seq)),
                 )
-                .set(conversations::last_message.eq(MessageRow::new(&after).to_json()))
+                .set(conversations::last_message.eq(row.to_json()))
                 .execute(tx)?;
                 super::events::record(tx, &app, &events)
             })
