@@ -42,8 +42,8 @@ impl RateLimit {
     /// Takes `n` requests at once (a batch of `n` operations): all or none.
     ///
     /// # Errors
-    /// [`ApiError::RateLimited`] with the whole seconds to wait; also when `n` is more than the
-    /// burst allows at all (then a second is as good a wait as any).
+    /// [`ApiError::RateLimited`] with the whole seconds to wait; a 400 `LIMIT_EXCEEDED` when
+    /// `n` is more than the burst allows at all (no wait would help).
     pub fn check_n(&self, app: &AppId, n: u32) -> Result<(), ApiError> {
         let Some(n) = NonZeroU32::new(n) else {
             return Ok(());
@@ -56,7 +56,14 @@ impl RateLimit {
                     wait.as_secs() + u64::from(wait.subsec_nanos() > 0),
                 ))
             }
-            Err(_) => Err(ApiError::RateLimited(1)),
+            // More than the burst allows at once can never pass: waiting would not help.
+            Err(_) => Err(ApiError::Invalid(parley_domain::Invalid::field(
+                parley_domain::InvalidCode::LimitExceeded,
+                "(body)",
+                format!(
+                    "this batch counts as {n} requests, more than the app's rate limit allows at once"
+                ),
+            ))),
         }
     }
 }
