@@ -111,15 +111,26 @@ pub(crate) fn copy_participants(
     app: &str,
     conversation: &str,
 ) -> Result<(), DbError> {
+    let rows = participant_rows_json(conn, app, conversation)?;
+    diesel::update(conversations::table.find((app, conversation)))
+        .set(conversations::participant_rows.eq(rows))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The JSON of the conversation's copy of its participants, from the participants table, for
+/// a writer that sets it with other columns in one UPDATE.
+pub(crate) fn participant_rows_json(
+    conn: &mut DbConnection,
+    app: &str,
+    conversation: &str,
+) -> Result<String, DbError> {
     let rows: Vec<ParticipantRow> = participants::table
         .filter(participants::app_id.eq(app))
         .filter(participants::conversation_id.eq(conversation))
         .select(ParticipantRow::as_select())
         .load(conn)?;
-    diesel::update(conversations::table.find((app, conversation)))
-        .set(conversations::participant_rows.eq(encode_participant_rows(&rows)))
-        .execute(conn)?;
-    Ok(())
+    Ok(encode_participant_rows(&rows))
 }
 
 /// Copies the conversation's sort and unread columns into its participations, which a user's

@@ -227,13 +227,13 @@ fn insert_all(
             .execute(tx)?;
         }
     }
-    if to_store.iter().any(|m| m.sender.is_some()) {
-        // The senders' readUntil moved.
-        super::conversations::copy_participants(tx, app_s, conv_s)?;
-    }
     let Some(newest) = to_store.last() else {
+        // Nothing stored: no readUntil moved either.
         return Ok(Some(ids));
     };
+    // The senders' readUntil moved: the conversation's copy of its participants is rewritten
+    // with its last message below, in the same UPDATE.
+    let participant_rows = super::conversations::participant_rows_json(tx, app_s, conv_s)?;
     // From here to the commit the activity counter's row is locked (on PostgreSQL for every
     // server on the database): only what needs the sequence numbers comes after it.
     let count = i64::try_from(to_store.len()).unwrap_or(i64::MAX);
@@ -258,6 +258,7 @@ fn insert_all(
             conversations::activity_seq.eq(Some(seq)),
             conversations::last_message_sender.eq(&row.sender_id),
             conversations::last_message.eq(Some(row.to_json())),
+            conversations::participant_rows.eq(participant_rows),
         ))
         .execute(tx)?;
     super::conversations::write_participant_copies(
