@@ -12,7 +12,6 @@ use crate::error::{Invalid, Problems};
 use crate::ids::UserId;
 use crate::limits::Limits;
 use crate::message::{GivenContent, Message, MessageKind, MessageRecord};
-use crate::text::check_text;
 
 /// One item of an import request, already type-checked by the wire layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,17 +105,13 @@ impl Limits {
                     );
                 }
             }
-            if item.content.is_none() && item.text.is_empty() {
-                problems.invalid(format!("[{i}].text"), "must not be empty");
-            }
-            if let Some(given) = &item.content {
-                self.check_blocks(&mut problems, &format!("[{i}]."), given);
-            }
-            check_text(&mut problems, || format!("[{i}].text"), &item.text);
-            if let Some(key) = &item.idempotency_key {
-                check_text(&mut problems, || format!("[{i}].idempotencyKey"), key);
-            }
-            self.check_custom(&mut problems, &format!("[{i}].custom"), &item.custom);
+            self.check_item_body(
+                &mut problems,
+                i,
+                (&item.text, item.content.as_ref()),
+                item.idempotency_key.as_deref(),
+                &item.custom,
+            );
         }
         problems.finish()
     }

@@ -308,19 +308,38 @@ impl Limits {
                 }
                 (MessageKind::System, None) => {}
             }
-            if item.content.is_none() && item.text.is_empty() {
-                problems.invalid(format!("[{i}].text"), "must not be empty");
-            }
-            if let Some(given) = &item.content {
-                self.check_blocks(&mut problems, &format!("[{i}]."), given);
-            }
-            check_text(&mut problems, || format!("[{i}].text"), &item.text);
-            if let Some(key) = &item.idempotency_key {
-                check_text(&mut problems, || format!("[{i}].idempotencyKey"), key);
-            }
-            self.check_custom(&mut problems, &format!("[{i}].custom"), &item.custom);
+            self.check_item_body(
+                &mut problems,
+                i,
+                (&item.text, item.content.as_ref()),
+                item.idempotency_key.as_deref(),
+                &item.custom,
+            );
         }
         problems.finish()
+    }
+
+    /// What a send and an import item share: the text (not empty in the `text` form) or the
+    /// content's block count, no NUL, the idempotency key, the custom limits.
+    pub(crate) fn check_item_body(
+        &self,
+        problems: &mut Problems,
+        i: usize,
+        (text, content): (&str, Option<&GivenContent>),
+        idempotency_key: Option<&str>,
+        custom: &BTreeMap<String, String>,
+    ) {
+        if content.is_none() && text.is_empty() {
+            problems.invalid(format!("[{i}].text"), "must not be empty");
+        }
+        if let Some(given) = content {
+            self.check_blocks(problems, &format!("[{i}]."), given);
+        }
+        check_text(problems, || format!("[{i}].text"), text);
+        if let Some(key) = idempotency_key {
+            check_text(problems, || format!("[{i}].idempotencyKey"), key);
+        }
+        self.check_custom(problems, &format!("[{i}].custom"), custom);
     }
 
     /// The number of content blocks.

@@ -62,17 +62,9 @@ pub(crate) fn import_all(
     idempotent_since: i64,
 ) -> Result<Option<Vec<MessageId>>, DbError> {
     let (app_s, conv_s) = (app.as_str(), conversation.as_str());
-    super::lock_conversation(tx, app_s, conv_s)?;
-    let found: Option<(Option<i64>, i64, i64)> = conversations::table
-        .find((app_s, conv_s))
-        .select((
-            conversations::last_message_seq,
-            conversations::last_activity,
-            conversations::created_at,
-        ))
-        .first(tx)
-        .optional()?;
-    let Some((last_seq, last_activity, created_at)) = found else {
+    let Some((last_seq, last_activity, created_at)) =
+        super::messages::locked_head(tx, app_s, conv_s)?
+    else {
         return Ok(None);
     };
     // Senders and readers must still be on record (the service checked a read before).

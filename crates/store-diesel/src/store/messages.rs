@@ -110,6 +110,26 @@ pub(crate) fn refresh_last_message(
     Ok(())
 }
 
+/// Locks the conversation for the rest of the write and reads what a write of messages needs
+/// of it: the last message's seq, the last activity and the creation time. `None` when it does
+/// not exist.
+pub(crate) fn locked_head(
+    tx: &mut DbConnection,
+    app: &str,
+    conversation: &str,
+) -> Result<Option<(Option<i64>, i64, i64)>, DbError> {
+    super::lock_conversation(tx, app, conversation)?;
+    Ok(conversations::table
+        .find((app, conversation))
+        .select((
+            conversations::last_message_seq,
+            conversations::last_activity,
+            conversations::created_at,
+        ))
+        .first(tx)
+        .optional()?)
+}
+
 fn insert_all(
     tx: &mut DbConnection,
     app: &AppId,
@@ -119,17 +139,7 @@ fn insert_all(
     events: &[Vec<NewEvent>],
 ) -> Result<Option<Vec<MessageId>>, DbError> {
     let (app_s, conv_s) = (app.as_str(), conversation.as_str());
-    super::lock_conversation(tx, app_s, conv_s)?;
-    let found: Option<(Option<i64>, i64, i64)> = conversations::table
-        .find((app_s, conv_s))
-        .select((
-            conversations::last_message_seq,
-            conversations::last_activity,
-            conversations::created_at,
-        ))
-        .first(tx)
-        .optional()?;
-    let Some((last_seq, last_activity, created_at)) = found else {
+    let Some((last_seq, last_activity, created_at)) = locked_head(tx, app_s, conv_s)? else {
         return Ok(None);
     };
     // Times never decrease in storage order, also when writers' clocks or commits interleave.
