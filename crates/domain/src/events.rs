@@ -174,11 +174,23 @@ pub struct NewEvent {
     pub retry_until: i64,
 }
 
+/// A place in the event log. The log's order is (`xid`, `seq`): `seq` numbers events as they
+/// are recorded; `xid` is 0 where one writer commits in that order (memory, SQLite), and the
+/// recording transaction's ID on PostgreSQL, where concurrent writers commit in any order and a
+/// reader only sees events below its snapshot's horizon (docs/ARCHITECTURE.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LogPosition {
+    pub xid: i64,
+    pub seq: i64,
+}
+
 /// A stored event of the log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEvent {
-    /// The log's order: increasing in the order events became visible.
+    /// The event's number, unique in the store (deliveries refer to it).
     pub seq: i64,
+    /// With `seq`, the event's place in the log (see [`LogPosition`]).
+    pub xid: i64,
     pub id: String,
     pub kind: EventType,
     pub created_at: i64,
@@ -458,8 +470,8 @@ pub fn user_change(before: Option<&User>, after: &User) -> Option<(EventType, Ev
 /// Where a reader of the log continues.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventQuery {
-    /// After this event (exclusive); from the oldest kept when `None`.
-    pub after_seq: Option<i64>,
+    /// After this place (exclusive); from the oldest kept when `None`.
+    pub after: Option<LogPosition>,
     pub limit: usize,
     /// Only these types; every type when empty.
     pub types: BTreeSet<EventType>,
@@ -549,14 +561,25 @@ pub trait EventRepository: Send + Sync + 'static {
     /// `Unavailable`/`Other`.
     async fn event_seq(&self, app: &AppId, id: &str) -> Result<Option<i64>, RepositoryError>;
 
-    /// The sequence number of the app's newest visible event.
+    /// The place in the log of the app's event with this ID, if it is kept.
     ///
     /// # Errors
     /// `Unavailable`/`Other`.
-    async fn latest_seq(&self, app: &AppId) -> Result<Option<i64>, RepositoryError>;
+    async fn event_position(
+        &self,
+        app: &AppId,
+        id: &str,
+    ) -> Result<Option<LogPosition>, RepositoryError>;
 
-    /// Up to `query.limit` events of the app after `query.after_seq`, oldest first. Never shows
-    /// an event before every event ahead of it in the log's order is visible.
+    /// The place of the app's newest event that [`list_events`](Self::list_events) would show.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other`.
+    async fn latest_position(&self, app: &AppId) -> Result<Option<LogPosition>, RepositoryError>;
+
+    /// Up to `query.limit` events of the app after `query.after`, oldest first. Never shows an
+    /// event before every event ahead of it in the log's order is visible: an event that is yet
+    /// to commit always comes after every event shown.
     ///
     /// # Errors
     /// `Unavailable`/`Other`.
@@ -675,12 +698,17 @@ impl EventService {
     /// # Errors
     /// [`ServiceError::Invalid`] naming `param` for an event the app does not have (or no longer
     /// keeps); storage.
-    pub async fn position(&self, app: &AppId, id: &str, param: &str) -> Result<i64, ServiceError> {
+    pub async fn position(
+        &self,
+        app: &AppId,
+        id: &str,
+        param: &str,
+    ) -> Result<LogPosition, ServiceError> {
         // No stored ID has control characters (and PostgreSQL cannot even compare U+0000).
         let known = if id.chars().any(char::is_control) {
             None
         } else {
-            self.repo.event_seq(app, id).await?
+            self.repo.event_position(app, id).await?
         };
         known.ok_or_else(|| {
             Invalid::field(
@@ -696,8 +724,8 @@ impl EventService {
     ///
     /// # Errors
     /// Storage.
-    pub async fn latest(&self, app: &AppId) -> Result<Option<i64>, ServiceError> {
-        Ok(self.repo.latest_seq(app).await?)
+    pub async fn latest(&self, app: &AppId) -> Result<Option<LogPosition>, ServiceError> {
+        Ok(self.repo.latest_position(app).await?)
     }
 
     /// A page of the log, oldest first.
@@ -724,7 +752,7 @@ impl EventService {
         starting_after: Option<&str>,
     ) -> Result<Vec<Delivery>, ServiceError> {
         let after = match starting_after {
-            Some(id) => Some(self.position(app, id, "startingAfter").await?),
+            Some(id) => Some(self.position(app, id, "startingAfter").await?.seq),
             None => None,
         };
         Ok(self.repo.list_deliveries(app, status, limit, after).await?)

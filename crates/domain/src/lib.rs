@@ -33,7 +33,9 @@ pub use error::{Invalid, InvalidCode, RepositoryError, ServiceError};
 pub use ids::{AppId, ConversationId, IdError, UserId};
 pub use import::{ImportItem, ImportRecord};
 pub use limits::Limits;
-pub use listing::{ConversationQuery, Cursor, Direction, OrderBy, Page, Position, Standing, Walk};
+pub use listing::{
+    ConversationQuery, Cursor, Direction, OrderBy, Page, Position, Snapshot, Standing, Walk,
+};
 pub use message::{
     ContentField, GivenContent, Message, MessageId, MessageKind, MessagePatch, MessageRecord,
     NewMessage, Origin, ReactionSummary,

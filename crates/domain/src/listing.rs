@@ -1,9 +1,9 @@
 //! Listing conversations: the query, its order, and the cursor that keeps paging stable.
 //!
 //! Paging is keyset paging on (sort key, ID). Sorting by last activity has a key that moves while
-//! a client walks the pages, so every walk is evaluated against a *snapshot*: the newest message
-//! sequence number when its first page was served. A conversation that received messages after
-//! the snapshot is placed by its last message as of the snapshot, so it is listed exactly once,
+//! a client walks the pages, so every walk is evaluated against a *snapshot* ([`Snapshot`]):
+//! which writes had committed when its first page was served. A conversation that received
+//! messages after the snapshot is placed by its last message as of the snapshot, so it is listed exactly once,
 //! in its old position. The snapshot and the position of each page's last item are remembered by
 //! a [`CursorStore`](crate::ports::CursorStore), keyed by that item's ID, because a TalkJS cursor
 //! (`startingAfter`) is nothing but a conversation ID.
@@ -114,12 +114,73 @@ pub struct Position {
     pub id: ConversationId,
 }
 
+/// Which writes a walk sees. Every write that moves a conversation (a send, a deletion, an
+/// import of a newer message) stamps what it writes with a number; a snapshot sees the stamps
+/// below `xmin`, and those below `xmax` that are not `running`. On a store with one writer the
+/// stamp is a counter and a snapshot sees everything up to its value ([`Snapshot::counter`]); on
+/// PostgreSQL the stamp is the writing transaction's ID and the snapshot is the database's own
+/// (`pg_current_snapshot`), so a walk sees exactly what its first page's transaction saw, and
+/// so does every later page, on any server.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Snapshot {
+    pub xmin: i64,
+    pub xmax: i64,
+    /// Stamps in `xmin..xmax` of writes that had not committed, ascending.
+    pub running: Vec<i64>,
+}
+
+impl Snapshot {
+    /// Everything stamped up to `value` of a counter.
+    #[must_use]
+    pub fn counter(value: i64) -> Self {
+        Self {
+            xmin: value.saturating_add(1),
+            xmax: value.saturating_add(1),
+            running: Vec::new(),
+        }
+    }
+
+    /// Whether a write with this stamp had committed as of the snapshot.
+    #[must_use]
+    pub fn sees(&self, stamp: i64) -> bool {
+        stamp < self.xmin || (stamp < self.xmax && self.running.binary_search(&stamp).is_err())
+    }
+
+    /// PostgreSQL's text form of a snapshot, `xmin:xmax:xip,...`.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.trim().splitn(3, ':');
+        let xmin = parts.next()?.parse().ok()?;
+        let xmax = parts.next()?.parse().ok()?;
+        let mut running = parts
+            .next()?
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<i64>, _>>()
+            .ok()?;
+        running.sort_unstable();
+        (xmin <= xmax).then_some(Self {
+            xmin,
+            xmax,
+            running,
+        })
+    }
+}
+
+impl std::fmt::Display for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let running: Vec<String> = self.running.iter().map(i64::to_string).collect();
+        write!(f, "{}:{}:{}", self.xmin, self.xmax, running.join(","))
+    }
+}
+
 /// What a page request is evaluated against: the walk's snapshot, and the position to continue
 /// after (none for the first page). A walk that starts now has no snapshot yet: the store takes
 /// its current one, in the same read as the page, and reports it with the page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Walk {
-    pub snapshot: Option<i64>,
+    pub snapshot: Option<Snapshot>,
     pub after: Option<Position>,
 }
 
@@ -127,15 +188,15 @@ pub struct Walk {
 /// placed as of (the walk's, or the store's current one for a walk that starts with this page).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
-    pub snapshot: i64,
+    pub snapshot: Snapshot,
     pub items: Vec<(Conversation, i64)>,
 }
 
 /// What is remembered about the last item of a served page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
     pub key: i64,
-    pub snapshot: i64,
+    pub snapshot: Snapshot,
 }
 
 /// A conversation's current place, as needed to continue after it without a remembered cursor.

@@ -8,7 +8,7 @@ use crate::error::RepositoryError;
 use crate::events::NewEvent;
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::import::ImportRecord;
-use crate::listing::{ConversationQuery, Cursor, Page, Standing, Walk};
+use crate::listing::{ConversationQuery, Cursor, Page, Snapshot, Standing, Walk};
 use crate::message::{Message, MessageId, MessageRecord};
 use crate::user::User;
 
@@ -104,11 +104,11 @@ pub trait ConversationRepository: Send + Sync + 'static {
         events: &[NewEvent],
     ) -> Result<bool, RepositoryError>;
 
-    /// The newest message sequence number of the store: the snapshot a new walk starts from.
+    /// The store's current snapshot: what a new walk starts from.
     ///
     /// # Errors
     /// `Unavailable`/`Other` as for [`find`](Self::find).
-    async fn snapshot(&self) -> Result<i64, RepositoryError>;
+    async fn snapshot(&self) -> Result<Snapshot, RepositoryError>;
 
     /// Creation time and last message time of a conversation, or `None` if it does not exist.
     ///
@@ -133,7 +133,7 @@ pub trait ConversationRepository: Send + Sync + 'static {
 
     /// One page of the app's conversations in the query's order, each with its sort key,
     /// continuing after `walk.after`. Conversations are placed and filtered by their last message
-    /// as of `walk.snapshot` (messages with a higher sequence number are ignored for placement),
+    /// as of `walk.snapshot` (messages it does not see are ignored for placement),
     /// or as of the store's current snapshot, read with the page, when the walk has none; the
     /// returned conversations are current. Done in one read with a fixed number of queries.
     ///

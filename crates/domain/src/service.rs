@@ -1430,7 +1430,7 @@ mod tests {
                 .withf(|_, _, walk| walk.snapshot.is_none() && walk.after.is_none())
                 .returning(|_, _, _| {
                     Ok(Some(Page {
-                        snapshot: 77,
+                        snapshot: crate::Snapshot::counter(77),
                         items: vec![(stored(1, &[]).value, 500)],
                     }))
                 });
@@ -1442,7 +1442,7 @@ mod tests {
                         && *cursor
                             == Cursor {
                                 key: 500,
-                                snapshot: 77,
+                                snapshot: crate::Snapshot::counter(77),
                             }
                 })
                 .times(1)
@@ -1466,12 +1466,13 @@ mod tests {
             repo.expect_snapshot().times(0);
             repo.expect_list()
                 .withf(|_, _, walk| {
-                    walk.snapshot == Some(5) && walk.after.as_ref().is_some_and(|p| p.key == 300)
+                    walk.snapshot == Some(crate::Snapshot::counter(5))
+                        && walk.after.as_ref().is_some_and(|p| p.key == 300)
                 })
                 .times(1)
                 .returning(|_, _, _| {
                     Ok(Some(Page {
-                        snapshot: 5,
+                        snapshot: crate::Snapshot::counter(5),
                         items: vec![],
                     }))
                 });
@@ -1479,7 +1480,7 @@ mod tests {
             cursors.expect_recall().returning(|_, _, _| {
                 Some(Cursor {
                     key: 300,
-                    snapshot: 5,
+                    snapshot: crate::Snapshot::counter(5),
                 })
             });
             listing_service(repo, cursors)

@@ -10,6 +10,7 @@ mod error;
 mod group_commit;
 mod models;
 mod schema;
+mod stamps;
 
 #[cfg(feature = "postgres")]
 pub mod postgres;

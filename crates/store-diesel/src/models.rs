@@ -121,6 +121,7 @@ pub(crate) struct NewMessageRow<'a> {
     pub referenced_message_id: Option<&'a str>,
     pub origin: &'a str,
     pub content: String,
+    pub xid: i64,
 }
 
 fn corrupt(what: impl std::fmt::Display) -> DbError {
@@ -318,9 +319,11 @@ impl MessageRow {
 }
 
 impl<'a> NewMessageRow<'a> {
-    pub fn new(app: &'a AppId, m: &'a Message, seq: i64) -> Self {
+    /// The row of `m`, stored with these numbers (see `number_messages` of the backend).
+    pub fn new(app: &'a AppId, m: &'a Message, seq: i64, xid: i64) -> Self {
         Self {
             seq,
+            xid,
             app_id: app.as_str(),
             conversation_id: m.conversation_id.as_str(),
             id: m.id.as_str(),

@@ -2,8 +2,8 @@
 //!
 //! The queries live in `store/` and are compiled once per backend; this module gives them their
 //! connection type and what differs. Writers run concurrently: each write transaction first
-//! locks the conversation row it changes (see `lock_conversation`), and message sends take the
-//! activity counter's row lock, which orders them by commit.
+//! locks the conversation row it changes (see `lock_conversation`); nothing else is shared:
+//! readers tell finished writes from running ones by transaction IDs (`crate::stamps`).
 
 use std::time::Duration;
 
@@ -14,9 +14,10 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use crate::error::{DbError, OpenError};
 use crate::schema::conversations as conversation_rows;
 use crate::schema::list_cursors;
+use crate::stamps::Numbers;
 use async_trait::async_trait;
 use diesel::upsert::excluded;
-use parley_domain::{AppId, Clock, ConversationId, Cursor, CursorStore, SystemClock};
+use parley_domain::{AppId, Clock, ConversationId, Cursor, CursorStore, Snapshot, SystemClock};
 
 /// The connection type of this backend.
 pub type DbConnection = diesel::PgConnection;
@@ -98,12 +99,89 @@ where
         .run(f)
 }
 
-/// Writers that record events take this transaction-level lock before numbering them, so that
-/// event numbers are assigned in commit order and a reader continuing after an event never
-/// skips one that commits later with a smaller number.
-pub(crate) fn order_events(conn: &mut DbConnection) -> Result<(), DbError> {
-    diesel::sql_query("SELECT pg_advisory_xact_lock(7353117010)").execute(conn)?;
-    Ok(())
+/// The events' `xid`: this transaction's ID. The log is read in (xid, seq) order and only
+/// below the reader's horizon, so events that commit out of order are never skipped (see
+/// [`log_horizon`]), and writers take no lock to number them.
+pub(crate) fn current_xid() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql("pg_current_xact_id()::text::bigint")
+}
+
+fn transaction_id(conn: &mut DbConnection) -> Result<i64, DbError> {
+    Ok(diesel::select(current_xid()).get_result(conn)?)
+}
+
+/// The log is read in (xid, seq) order, by the index on (app_id, xid, seq).
+pub(crate) const LOG_BY_XID: bool = true;
+
+/// Only events of transactions below the horizon of the statement's own snapshot: all of those
+/// have committed or aborted, and every event still to commit has a higher `xid`.
+/// (`pg_current_snapshot` is the statement's snapshot, so what it lets through is visible.)
+pub(crate) fn events_settled() -> Option<diesel::expression::SqlLiteral<diesel::sql_types::Bool>> {
+    Some(diesel::dsl::sql(
+        "events.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    ))
+}
+
+/// The `xid` below which every event is settled, as of the statement's snapshot: the oldest
+/// transaction still running. Every event with a lower `xid` has committed (and is visible) or
+/// never will; every event still to commit has this `xid` or a higher one.
+pub(crate) fn log_horizon() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql("pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+}
+
+/// A message's activity stamp is the ID of the transaction that stored it.
+pub(crate) use crate::schema::messages::xid as message_stamp;
+
+#[derive(QueryableByName)]
+struct Numbered {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    seq: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    xid: i64,
+}
+
+/// Storage order for `n` new messages (from a sequence: no lock; a conversation's writers
+/// already queue on its row, so within it the order is the order of commits) and this
+/// transaction's ID as the activity stamp, in one round trip.
+pub(crate) fn number_messages(conn: &mut DbConnection, n: usize) -> Result<Numbers, DbError> {
+    if n == 0 {
+        let stamp = transaction_id(conn)?;
+        return Ok(Numbers {
+            seqs: Vec::new(),
+            stamp,
+            row_xid: stamp,
+        });
+    }
+    let rows: Vec<Numbered> = diesel::sql_query(
+        "SELECT nextval('message_seq') AS seq, pg_current_xact_id()::text::bigint AS xid \
+         FROM generate_series(1, $1)",
+    )
+    .bind::<diesel::sql_types::BigInt, _>(i64::try_from(n).unwrap_or(i64::MAX))
+    .load(conn)?;
+    let stamp = rows.first().map_or(0, |r| r.xid);
+    let mut seqs: Vec<i64> = rows.into_iter().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    Ok(Numbers {
+        seqs,
+        stamp,
+        row_xid: stamp,
+    })
+}
+
+/// What a walk starting in this read transaction sees: the transaction's own snapshot (a stamp
+/// is the writer's transaction ID, so [`Snapshot::sees`](parley_domain::Snapshot::sees) is
+/// PostgreSQL's visibility of that transaction). Later pages, in later transactions on any
+/// server, see the same writes: those that had committed at this one.
+pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapshot, DbError> {
+    #[derive(QueryableByName)]
+    struct Current {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        snapshot: String,
+    }
+    let current: Current =
+        diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot").get_result(conn)?;
+    parley_domain::Snapshot::parse(&current.snapshot)
+        .ok_or_else(|| DbError::Corrupt(format!("snapshot {:?}", current.snapshot)))
 }
 
 /// Locks the conversation's row for the rest of the write transaction. Every write transaction
@@ -148,7 +226,7 @@ impl CursorStore for Store {
                         list_cursors::list_key.eq(&list),
                         list_cursors::conversation_id.eq(&last),
                         list_cursors::sort_key.eq(cursor.key),
-                        list_cursors::snapshot.eq(cursor.snapshot),
+                        list_cursors::snapshot.eq(cursor.snapshot.to_string()),
                         list_cursors::remembered_at.eq(now),
                     ))
                     .on_conflict((
@@ -192,12 +270,15 @@ impl CursorStore for Store {
                     .find((&app, &list, &last))
                     .filter(list_cursors::remembered_at.ge(since))
                     .select((list_cursors::sort_key, list_cursors::snapshot))
-                    .first::<(i64, i64)>(conn)
+                    .first::<(i64, String)>(conn)
                     .optional()?)
             })
             .await;
         match found {
-            Ok(found) => found.map(|(key, snapshot)| Cursor { key, snapshot }),
+            // One that does not parse (from before an upgrade) is no remembered walk.
+            Ok(found) => found.and_then(|(key, snapshot)| {
+                Snapshot::parse(&snapshot).map(|snapshot| Cursor { key, snapshot })
+            }),
             Err(e) => {
                 tracing::warn!(error = %e, "could not recall a page end");
                 None

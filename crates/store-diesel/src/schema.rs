@@ -89,6 +89,8 @@ diesel::table! {
         origin -> Text,
         content -> Nullable<Text>,
         reactions -> Text,
+        /// PostgreSQL: the ID of the transaction that stored it (its activity stamp); 0 on SQLite.
+        xid -> BigInt,
     }
 }
 
@@ -110,7 +112,8 @@ diesel::table! {
         list_key -> Text,
         conversation_id -> Text,
         sort_key -> BigInt,
-        snapshot -> BigInt,
+        /// The walk's snapshot in PostgreSQL's text form (`Snapshot::parse`).
+        snapshot -> Text,
         remembered_at -> BigInt,
     }
 }
@@ -124,6 +127,9 @@ diesel::table! {
         kind -> Text,
         created_at -> BigInt,
         body -> Text,
+        /// PostgreSQL: the ID of the transaction that recorded it (the log is read in
+        /// (xid, seq) order); 0 on SQLite.
+        xid -> BigInt,
     }
 }
 

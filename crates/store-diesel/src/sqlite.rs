@@ -12,6 +12,9 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{DbError, OpenError};
+use crate::schema::counters;
+use crate::stamps::Numbers;
+use diesel::prelude::*;
 
 /// The connection type of this backend.
 pub type DbConnection = diesel::SqliteConnection;
@@ -107,10 +110,57 @@ where
     conn.transaction(f)
 }
 
-/// Nothing to do: SQLite's single writer commits in the order it assigns event numbers.
-#[allow(clippy::unnecessary_wraps)]
-pub(crate) fn order_events(_conn: &mut DbConnection) -> Result<(), DbError> {
-    Ok(())
+/// The events' `xid`: 0, because SQLite's single writer commits in the order it assigns event
+/// numbers, so the log's order is `seq` alone.
+pub(crate) fn current_xid() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql("0")
+}
+
+/// The log is read in `seq` order (every `xid` is 0), by the index on (app_id, seq).
+pub(crate) const LOG_BY_XID: bool = false;
+
+/// Every event is settled: a reader sees the single writer's commits whole and in order.
+pub(crate) fn log_horizon() -> diesel::expression::SqlLiteral<diesel::sql_types::BigInt> {
+    diesel::dsl::sql("9223372036854775807")
+}
+
+/// Nothing to hold back: a reader sees the single writer's commits whole and in order.
+pub(crate) fn events_settled() -> Option<diesel::expression::SqlLiteral<diesel::sql_types::Bool>> {
+    None
+}
+
+/// A message's activity stamp is its seq (see [`number_messages`]).
+pub(crate) use crate::schema::messages::seq as message_stamp;
+
+/// Takes values of the activity counter for `n` new messages (one for a stamp alone when `n` is
+/// 0): inside the one writer's transaction they are both storage order and activity stamps
+/// (the newest is the transaction's stamp), and the counter's value is a horizon.
+pub(crate) fn number_messages(conn: &mut DbConnection, n: usize) -> Result<Numbers, DbError> {
+    let count = i64::try_from(n.max(1)).unwrap_or(i64::MAX);
+    let last: i64 = diesel::update(counters::table.find("activity"))
+        .set(counters::value.eq(counters::value + count))
+        .returning(counters::value)
+        .get_result(conn)?;
+    let first = last - count + 1;
+    Ok(Numbers {
+        seqs: if n == 0 {
+            Vec::new()
+        } else {
+            (first..=last).collect()
+        },
+        stamp: last,
+        row_xid: 0,
+    })
+}
+
+/// What a walk starting in this read transaction sees: every stamp up to the activity
+/// counter's value.
+pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapshot, DbError> {
+    let value: i64 = counters::table
+        .find("activity")
+        .select(counters::value)
+        .first(conn)?;
+    Ok(parley_domain::Snapshot::counter(value))
 }
 
 /// Nothing to do: a SQLite write transaction holds the database's write lock from its start.

@@ -59,7 +59,7 @@ parley_store_tests::contract_suite!(stores);
 /// per app and list, and a later page end of the same conversation replaces the earlier one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_ends_are_shared_by_every_server_on_the_database() {
-    use parley_domain::{AppId, ConversationId, Cursor, CursorStore};
+    use parley_domain::{AppId, ConversationId, Cursor, CursorStore, Snapshot};
 
     let Some(server) = testing::server_url("the PostgreSQL cursor store") else {
         return;
@@ -75,9 +75,13 @@ async fn page_ends_are_shared_by_every_server_on_the_database() {
     let (app, c1) = (AppId::new("a").unwrap(), ConversationId::new("c1").unwrap());
     let first = Cursor {
         key: 500,
-        snapshot: 7,
+        snapshot: Snapshot {
+            xmin: 7,
+            xmax: 11,
+            running: vec![8, 10],
+        },
     };
-    one.remember(&app, "list", &c1, first).await;
+    one.remember(&app, "list", &c1, first.clone()).await;
     assert_eq!(other.recall(&app, "list", &c1).await, Some(first));
     assert_eq!(other.recall(&app, "another list", &c1).await, None);
     assert_eq!(
@@ -86,8 +90,8 @@ async fn page_ends_are_shared_by_every_server_on_the_database() {
     );
     let later = Cursor {
         key: 900,
-        snapshot: 12,
+        snapshot: Snapshot::counter(12),
     };
-    other.remember(&app, "list", &c1, later).await;
+    other.remember(&app, "list", &c1, later.clone()).await;
     assert_eq!(one.recall(&app, "list", &c1).await, Some(later));
 }

@@ -64,13 +64,14 @@ impl CursorStore for MemoryCursorStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(&(app.clone(), list.to_owned(), last.clone()))
             .filter(|(_, at)| at.elapsed() < self.max_age)
-            .map(|(cursor, _)| *cursor)
+            .map(|(cursor, _)| cursor.clone())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parley_domain::Snapshot;
 
     #[tokio::test]
     async fn remembers_per_app_list_and_conversation_and_stays_bounded() {
@@ -79,12 +80,12 @@ mod tests {
         let c = |s: &str| ConversationId::new(s).unwrap();
         let cursor = Cursor {
             key: 1,
-            snapshot: 2,
+            snapshot: Snapshot::counter(2),
         };
-        store.remember(&app, "l", &c("x"), cursor).await;
-        assert_eq!(store.recall(&app, "l", &c("x")).await, Some(cursor));
+        store.remember(&app, "l", &c("x"), cursor.clone()).await;
+        assert_eq!(store.recall(&app, "l", &c("x")).await, Some(cursor.clone()));
         assert_eq!(store.recall(&app, "other", &c("x")).await, None);
-        store.remember(&app, "l", &c("y"), cursor).await;
+        store.remember(&app, "l", &c("y"), cursor.clone()).await;
         store.remember(&app, "l", &c("z"), cursor).await;
         assert!(store.map.lock().unwrap().len() <= 2);
     }
@@ -101,7 +102,7 @@ mod tests {
                 &c,
                 Cursor {
                     key: 1,
-                    snapshot: 2,
+                    snapshot: Snapshot::counter(2),
                 },
             )
             .await;

@@ -2,9 +2,18 @@
 //! as the change that records them.
 
 use parley_domain::events::{
-    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EventQuery, NewEvent, StoredEvent,
+    AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EventQuery, LogPosition, NewEvent,
+    StoredEvent,
 };
 use parley_domain::AppId;
+
+/// One writer at a time under the store's lock: the log's order is `seq`.
+pub(crate) fn position(e: &StoredEvent) -> LogPosition {
+    LogPosition {
+        xid: e.xid,
+        seq: e.seq,
+    }
+}
 
 #[derive(Debug, Clone)]
 struct Row {
@@ -35,6 +44,7 @@ impl Outbox {
                 app: app.clone(),
                 event: StoredEvent {
                     seq: self.seq,
+                    xid: 0,
                     id: e.id.clone(),
                     kind: e.kind,
                     created_at: e.created_at,
@@ -67,12 +77,12 @@ impl Outbox {
             .map(|r| r.event.seq)
     }
 
-    pub(crate) fn latest(&self, app: &AppId) -> Option<i64> {
+    pub(crate) fn latest(&self, app: &AppId) -> Option<LogPosition> {
         self.events
             .iter()
             .rev()
             .find(|r| &r.app == app)
-            .map(|r| r.event.seq)
+            .map(|r| position(&r.event))
     }
 
     pub(crate) fn list(&self, app: &AppId, query: &EventQuery) -> Vec<StoredEvent> {
@@ -80,7 +90,7 @@ impl Outbox {
             .iter()
             .filter(|r| {
                 &r.app == app
-                    && query.after_seq.is_none_or(|after| r.event.seq > after)
+                    && query.after.is_none_or(|after| position(&r.event) > after)
                     && (query.types.is_empty() || query.types.contains(&r.event.kind))
             })
             .take(query.limit)

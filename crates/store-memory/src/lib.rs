@@ -10,14 +10,14 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 use parley_domain::events::{
     AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EventQuery, EventRepository,
-    NewEvent, StoredEvent,
+    LogPosition, NewEvent, StoredEvent,
 };
 use parley_domain::reactions::{Added, Emoji, ReactionRepository};
 use parley_domain::{
     Access, AppId, AppRepository, Conversation, ConversationId, ConversationQuery,
     ConversationRepository, Direction, ImportRecord, Message, MessageId, MessageRecord,
-    MessageRepository, Page, Participant, RepositoryError, SecretKey, Standing, User, UserId,
-    UserRepository, UserWrite, Versioned, Walk,
+    MessageRepository, Page, Participant, RepositoryError, SecretKey, Snapshot, Standing, User,
+    UserId, UserRepository, UserWrite, Versioned, Walk,
 };
 
 pub use cursors::MemoryCursorStore;
@@ -39,8 +39,8 @@ impl Stored {
         self.deleted_seq.is_none()
     }
 
-    fn existed_at(&self, snapshot: i64) -> bool {
-        self.seq <= snapshot && self.deleted_seq.is_none_or(|d| d > snapshot)
+    fn existed_at(&self, snapshot: &Snapshot) -> bool {
+        snapshot.sees(self.seq) && self.deleted_seq.is_none_or(|d| !snapshot.sees(d))
     }
 }
 
@@ -98,7 +98,7 @@ impl Data {
     }
 
     /// The time of the newest message stored at or before `snapshot`.
-    fn last_message_at(&self, key: &Key, snapshot: i64) -> Option<i64> {
+    fn last_message_at(&self, key: &Key, snapshot: &Snapshot) -> Option<i64> {
         self.messages.get(key).and_then(|m| {
             m.iter()
                 .rev()
@@ -231,8 +231,8 @@ impl ConversationRepository for MemoryStore {
             .and_then(|c| c.value.participants.get(user).copied()))
     }
 
-    async fn snapshot(&self) -> Result<i64, RepositoryError> {
-        Ok(self.lock()?.seq)
+    async fn snapshot(&self) -> Result<Snapshot, RepositoryError> {
+        Ok(Snapshot::counter(self.lock()?.seq))
     }
 
     async fn standing(
@@ -244,7 +244,7 @@ impl ConversationRepository for MemoryStore {
         let key = key(app, id);
         Ok(data.conversations.get(&key).map(|c| Standing {
             created_at: c.value.created_at,
-            last_message_at: data.last_message_at(&key, i64::MAX),
+            last_message_at: data.last_message_at(&key, &Snapshot::counter(i64::MAX - 1)),
         }))
     }
 
@@ -260,7 +260,10 @@ impl ConversationRepository for MemoryStore {
                 return Ok(None);
             }
         }
-        let snapshot = walk.snapshot.unwrap_or(data.seq);
+        let snapshot = walk
+            .snapshot
+            .clone()
+            .unwrap_or_else(|| Snapshot::counter(data.seq));
         let mut ranked: Vec<(&Key, i64)> = data
             .conversations
             .iter()
@@ -276,7 +279,7 @@ impl ConversationRepository for MemoryStore {
                 }),
             })
             .filter_map(|(key, c)| {
-                let last = data.last_message_at(key, snapshot);
+                let last = data.last_message_at(key, &snapshot);
                 if !query.matches(last) {
                     return None;
                 }
@@ -687,7 +690,19 @@ impl EventRepository for MemoryStore {
         Ok(self.lock()?.outbox.event_seq(app, id))
     }
 
-    async fn latest_seq(&self, app: &AppId) -> Result<Option<i64>, RepositoryError> {
+    async fn event_position(
+        &self,
+        app: &AppId,
+        id: &str,
+    ) -> Result<Option<LogPosition>, RepositoryError> {
+        let store = self.lock()?;
+        Ok(store
+            .outbox
+            .event_seq(app, id)
+            .map(|seq| LogPosition { xid: 0, seq }))
+    }
+
+    async fn latest_position(&self, app: &AppId) -> Result<Option<LogPosition>, RepositoryError> {
         Ok(self.lock()?.outbox.latest(app))
     }
 

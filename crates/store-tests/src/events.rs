@@ -37,7 +37,7 @@ fn event(id: &str, kind: EventType, at: i64, urls: &[&str]) -> NewEvent {
 
 fn all(limit: usize) -> EventQuery {
     EventQuery {
-        after_seq: None,
+        after: None,
         limit,
         types: BTreeSet::new(),
     }
@@ -327,17 +327,21 @@ pub async fn the_log_is_ordered_filtered_paged_and_per_app(s: &Stores) {
     assert_eq!(ids(s, "b").await, ["evt_b1"]);
     let first = s
         .events
-        .event_seq(&a, "evt_a1")
+        .event_position(&a, "evt_a1")
         .await
         .unwrap()
         .expect("known");
-    assert_eq!(s.events.event_seq(&b, "evt_a1").await.unwrap(), None);
+    assert_eq!(s.events.event_position(&b, "evt_a1").await.unwrap(), None);
+    assert_eq!(
+        s.events.event_seq(&a, "evt_a1").await.unwrap(),
+        Some(first.seq)
+    );
     let page = s
         .events
         .list_events(
             &a,
             &EventQuery {
-                after_seq: Some(first),
+                after: Some(first),
                 limit: 1,
                 types: BTreeSet::new(),
             },
@@ -356,7 +360,7 @@ pub async fn the_log_is_ordered_filtered_paged_and_per_app(s: &Stores) {
         .list_events(
             &a,
             &EventQuery {
-                after_seq: None,
+                after: None,
                 limit: 10,
                 types: [EventType::ConversationCreated].into_iter().collect(),
             },
@@ -365,9 +369,9 @@ pub async fn the_log_is_ordered_filtered_paged_and_per_app(s: &Stores) {
         .unwrap();
     let created: Vec<_> = created.into_iter().map(|e| e.id).collect();
     assert_eq!(created, ["evt_a1", "evt_a3"]);
-    let latest = s.events.latest_seq(&a).await.unwrap();
-    assert_eq!(latest, s.events.event_seq(&a, "evt_a3").await.unwrap());
-    assert_eq!(s.events.latest_seq(&app("none")).await.unwrap(), None);
+    let latest = s.events.latest_position(&a).await.unwrap();
+    assert_eq!(latest, s.events.event_position(&a, "evt_a3").await.unwrap());
+    assert_eq!(s.events.latest_position(&app("none")).await.unwrap(), None);
 }
 
 async fn one_pending(s: &Stores, urls: &[&str]) {
@@ -681,7 +685,7 @@ pub async fn concurrent_writes_are_logged_so_that_a_reader_never_skips_one(s: &S
             .list_events(
                 &app("a"),
                 &EventQuery {
-                    after_seq: after,
+                    after,
                     limit: 7,
                     types: BTreeSet::new(),
                 },
@@ -689,7 +693,10 @@ pub async fn concurrent_writes_are_logged_so_that_a_reader_never_skips_one(s: &S
             .await
             .unwrap();
         if let Some(last) = page.last() {
-            after = Some(last.seq);
+            after = Some(parley_domain::events::LogPosition {
+                xid: last.xid,
+                seq: last.seq,
+            });
         }
         let empty = page.is_empty();
         seen.extend(page.into_iter().map(|e| e.id));

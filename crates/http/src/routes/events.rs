@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use parley_domain::error::Problems;
 use parley_domain::events::{
     Delivery, DeliveryStatus, Event, EventData, EventEncoder, EventQuery, EventService,
-    EventSignal, EventType, Sender, MAX_DELIVERIES_LIMIT, MAX_EVENTS_LIMIT,
+    EventSignal, EventType, LogPosition, Sender, MAX_DELIVERIES_LIMIT, MAX_EVENTS_LIMIT,
 };
 use parley_domain::{AppId, Conversation, Participant, User, UserId};
 use serde::Serialize;
@@ -193,7 +193,7 @@ async fn event_query(
 ) -> Result<(EventQuery, bool), ApiError> {
     let mut problems = Problems::default();
     let mut query = EventQuery {
-        after_seq: None,
+        after: None,
         limit: 100,
         types: BTreeSet::new(),
     };
@@ -220,7 +220,7 @@ async fn event_query(
     problems.finish()?;
     let resumed = after.is_some();
     if let Some(id) = after {
-        query.after_seq = Some(service.position(app, &id, "after").await?);
+        query.after = Some(service.position(app, &id, "after").await?);
     }
     Ok((query, resumed))
 }
@@ -255,7 +255,10 @@ impl Stream {
     async fn next(&mut self) -> Result<Bytes, ApiError> {
         loop {
             if let Some(event) = self.queued.pop_front() {
-                self.query.after_seq = Some(event.seq);
+                self.query.after = Some(LogPosition {
+                    xid: event.xid,
+                    seq: event.seq,
+                });
                 self.since_write = tokio::time::Instant::now();
                 return Ok(Bytes::from(format!(
                     "id: {}\nevent: {}\ndata: {}\n\n",
@@ -313,7 +316,7 @@ pub(super) async fn stream_events(req: HttpRequest, state: web::Data<AppState>) 
     let wake = bus.subscribe();
     let (mut query, resumed) = event_query(&req, service, &app, resume).await?;
     if !resumed {
-        query.after_seq = Some(service.latest(&app).await?.unwrap_or(0));
+        query.after = Some(service.latest(&app).await?.unwrap_or_default());
     }
     query.limit = query.limit.min(MAX_EVENTS_LIMIT);
     let stream = Stream {

@@ -4,7 +4,6 @@
 use diesel::prelude::*;
 use parley_domain::{AppId, Conversation, RepositoryError, User};
 
-use super::messages::next_seq;
 use super::users::UserRow;
 use super::Store;
 use crate::error::DbError;
@@ -29,19 +28,20 @@ impl Store {
         let mut conn = self.pool.get().map_err(DbError::Pool)?;
         super::write_tx(&mut conn, |tx| {
             let with_message = batch.iter().filter(|c| c.last_message.is_some()).count();
-            let mut next_seq = next_seq(tx, i64::try_from(with_message).unwrap_or(i64::MAX))? - 1;
+            let numbers = super::number_messages(tx, with_message)?;
+            let mut seqs = numbers.seqs.iter().copied();
             let mut conversation_rows = Vec::with_capacity(batch.len());
             let mut message_rows = Vec::new();
             for c in batch {
                 let mut row = ConversationRow::new(app, c, crate::fresh_version());
                 if let Some(m) = &c.last_message {
-                    next_seq += 1;
-                    row.last_message_seq = Some(next_seq);
-                    row.activity_seq = Some(next_seq);
+                    let seq = seqs.next().unwrap_or_default();
+                    row.last_message_seq = Some(seq);
+                    row.activity_seq = Some(numbers.stamp);
                     row.last_message_sender = m.sender.as_ref().map(|u| u.as_str().to_owned());
                     row.last_activity = m.created_at;
                     row.last_message = Some(MessageRow::new(m).to_json());
-                    message_rows.push(NewMessageRow::new(app, m, next_seq));
+                    message_rows.push(NewMessageRow::new(app, m, seq, numbers.row_xid));
                 }
                 conversation_rows.push(row);
             }

@@ -10,11 +10,10 @@ use diesel::sql_types::Bool;
 use parley_domain::events::NewEvent;
 use parley_domain::{
     Access, AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository,
-    Direction, OrderBy, Page, Participant, Position, RepositoryError, Standing, UserId, Versioned,
-    Walk,
+    Direction, OrderBy, Page, Participant, Position, RepositoryError, Snapshot, Standing, UserId,
+    Versioned, Walk,
 };
 
-use super::messages::current_seq;
 use super::{DbConnection, Store};
 use crate::error::DbError;
 use crate::models::{
@@ -185,6 +184,51 @@ pub(crate) fn write_participant_copies(
     Ok(())
 }
 
+/// Narrows a boxed query to rows whose activity stamp `$col` the snapshot `$snap` sees
+/// ([`Snapshot::sees`] in SQL), also rows without a stamp when `$nullable`. With nothing
+/// running (always on SQLite) that is one comparison.
+macro_rules! seen {
+    ($q:expr, $col:expr, $snap:expr, $nullable:expr) => {{
+        let snap: &Snapshot = $snap;
+        let nullable: bool = $nullable;
+        match (snap.running.is_empty(), nullable) {
+            (true, false) => $q.filter($col.lt(snap.xmin)),
+            (true, true) => $q.filter($col.is_null().or($col.lt(snap.xmin))),
+            (false, false) => $q.filter(
+                $col.lt(snap.xmin)
+                    .or($col.lt(snap.xmax).and($col.ne_all(snap.running.clone()))),
+            ),
+            (false, true) => $q.filter(
+                $col.is_null()
+                    .or($col.lt(snap.xmin))
+                    .or($col.lt(snap.xmax).and($col.ne_all(snap.running.clone()))),
+            ),
+        }
+    }};
+}
+
+/// Narrows a boxed query to rows whose activity stamp `$col` the snapshot `$snap` does not see:
+/// written after it (or never, when `$nullable` lets rows without a stamp through).
+macro_rules! unseen {
+    ($q:expr, $col:expr, $snap:expr, $nullable:expr) => {{
+        let snap: &Snapshot = $snap;
+        let nullable: bool = $nullable;
+        match (snap.running.is_empty(), nullable) {
+            (true, false) => $q.filter($col.ge(snap.xmin)),
+            (true, true) => $q.filter($col.is_null().or($col.ge(snap.xmin))),
+            (false, false) => $q.filter(
+                $col.ge(snap.xmin)
+                    .and($col.ge(snap.xmax).or($col.eq_any(snap.running.clone()))),
+            ),
+            (false, true) => $q.filter(
+                $col.is_null().or($col
+                    .ge(snap.xmin)
+                    .and($col.ge(snap.xmax).or($col.eq_any(snap.running.clone())))),
+            ),
+        }
+    }};
+}
+
 /// Part A of a page: conversations whose activity did not change after the snapshot, straight
 /// from a covering index of the order. `$q` is the boxed base query (the app's conversations, or
 /// one user's participations with their copy of the conversation columns); `$id`, `$seq` and
@@ -228,15 +272,15 @@ macro_rules! app_page {
     ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {
         keyset_page!(
             $conn,
-            conversations::table
-                .select((conversations::id, $key))
-                .filter(conversations::app_id.eq($app))
-                .filter(
-                    conversations::activity_seq
-                        .is_null()
-                        .or(conversations::activity_seq.le($walk.snapshot)),
-                )
-                .into_boxed(),
+            seen!(
+                conversations::table
+                    .select((conversations::id, $key))
+                    .filter(conversations::app_id.eq($app))
+                    .into_boxed(),
+                conversations::activity_seq,
+                &$walk.snapshot,
+                true
+            ),
             $query,
             $walk,
             $key,
@@ -272,12 +316,8 @@ macro_rules! member_page {
             .filter(participants::app_id.eq($app))
             .filter(participants::user_id.eq($user.as_str().to_owned()))
             .filter(participants::access.ne(Access::None.as_str()))
-            .filter(
-                participants::conv_activity_seq
-                    .is_null()
-                    .or(participants::conv_activity_seq.le($walk.snapshot)),
-            )
             .into_boxed();
+        q = seen!(q, participants::conv_activity_seq, &$walk.snapshot, true);
         if $query.unreads_only {
             q = only_unread!(q, $user);
         }
@@ -296,7 +336,7 @@ macro_rules! member_page {
 
 /// A walk with its snapshot settled.
 struct At {
-    snapshot: i64,
+    snapshot: Snapshot,
     after: Option<Position>,
 }
 
@@ -330,19 +370,29 @@ fn rank_page(
         }
     };
     let moved: Vec<(String, i64)> = match &query.member {
-        None => conversations::table
-            .filter(conversations::app_id.eq(app))
-            .filter(conversations::activity_seq.gt(walk.snapshot))
-            .select((conversations::id, conversations::created_at))
-            .load(conn)?,
+        None => unseen!(
+            conversations::table
+                .filter(conversations::app_id.eq(app))
+                .select((conversations::id, conversations::created_at))
+                .into_boxed(),
+            conversations::activity_seq.assume_not_null(),
+            &walk.snapshot,
+            false
+        )
+        .load(conn)?,
         Some(user) => {
             let mut q = participants::table
                 .filter(participants::app_id.eq(app))
                 .filter(participants::user_id.eq(user.as_str()))
                 .filter(participants::access.ne(Access::None.as_str()))
-                .filter(participants::conv_activity_seq.gt(walk.snapshot))
                 .select((participants::conversation_id, participants::conv_created_at))
                 .into_boxed();
+            q = unseen!(
+                q,
+                participants::conv_activity_seq.assume_not_null(),
+                &walk.snapshot,
+                false
+            );
             if query.unreads_only {
                 q = only_unread!(q, user);
             }
@@ -354,20 +404,16 @@ fn rank_page(
     }
     for (raw_id, created_at) in moved {
         // A message existed at the snapshot when it was stored at or before it and not deleted
-        // by then (deleted messages stay as tombstones with the seq of their deletion).
-        let as_of: Option<i64> = messages::table
+        // by then (deleted messages stay as tombstones with the stamp of their deletion).
+        let q = messages::table
             .filter(messages::app_id.eq(app))
             .filter(messages::conversation_id.eq(&raw_id))
-            .filter(messages::seq.le(walk.snapshot))
-            .filter(
-                messages::deleted_seq
-                    .is_null()
-                    .or(messages::deleted_seq.gt(walk.snapshot)),
-            )
             .order((messages::created_at.desc(), messages::seq.desc()))
             .select(messages::created_at)
-            .first(conn)
-            .optional()?;
+            .into_boxed();
+        let q = seen!(q, super::message_stamp, &walk.snapshot, false);
+        let q = unseen!(q, messages::deleted_seq, &walk.snapshot, true);
+        let as_of: Option<i64> = q.first(conn).optional()?;
         if !query.matches(as_of) {
             continue;
         }
@@ -588,8 +634,8 @@ impl ConversationRepository for Store {
         .await
     }
 
-    async fn snapshot(&self) -> Result<i64, RepositoryError> {
-        self.run(super::messages::current_seq).await
+    async fn snapshot(&self) -> Result<Snapshot, RepositoryError> {
+        self.run(super::snapshot).await
     }
 
     async fn standing(
@@ -639,7 +685,7 @@ impl ConversationRepository for Store {
                 let at = At {
                     snapshot: match walk.snapshot {
                         Some(snapshot) => snapshot,
-                        None => current_seq(c)?,
+                        None => super::snapshot(c)?,
                     },
                     after: walk.after,
                 };

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use parley_domain::events::{
     AttemptOutcome, ClaimedDelivery, Delivery, DeliveryStatus, EventQuery, EventRepository,
-    EventType, NewEvent, StoredEvent,
+    EventType, LogPosition, NewEvent, StoredEvent,
 };
 use parley_domain::{AppId, RepositoryError};
 
@@ -18,10 +18,10 @@ pub(crate) fn record(tx: &mut DbConnection, app: &str, new: &[NewEvent]) -> Resu
     if new.is_empty() {
         return Ok(());
     }
-    super::order_events(tx)?;
     for e in new {
         let seq: i64 = diesel::insert_into(events::table)
             .values((
+                events::xid.eq(super::current_xid()),
                 events::app_id.eq(app),
                 events::id.eq(&e.id),
                 events::kind.eq(e.kind.as_str()),
@@ -47,13 +47,64 @@ pub(crate) fn record(tx: &mut DbConnection, app: &str, new: &[NewEvent]) -> Resu
     Ok(())
 }
 
-type EventRow = (i64, String, String, i64, String);
+type EventRow = (i64, i64, String, String, i64, String);
 
-fn stored((seq, id, kind, created_at, body): EventRow) -> Result<StoredEvent, DbError> {
+/// How long a read of the log waits for events held back behind a transaction still running.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Up to `query.limit` events after `query.after` in the log's order, and whether it stopped
+/// short at an event that is visible but not settled (see `super::log_horizon`).
+fn settled_page(
+    conn: &mut DbConnection,
+    app: &str,
+    query: &EventQuery,
+) -> Result<(Vec<StoredEvent>, bool), DbError> {
+    let after = query.after.unwrap_or_default();
+    let mut q = events::table
+        .filter(events::app_id.eq(app))
+        .select((
+            (
+                events::seq,
+                events::xid,
+                events::id,
+                events::kind,
+                events::created_at,
+                events::body,
+            ),
+            super::log_horizon(),
+        ))
+        .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
+        .into_boxed();
+    q = if super::LOG_BY_XID {
+        // (xid, seq) > after, with the first column bounded for the index.
+        q.filter(events::xid.ge(after.xid))
+            .filter(events::xid.gt(after.xid).or(events::seq.gt(after.seq)))
+            .order((events::xid.asc(), events::seq.asc()))
+    } else {
+        q.filter(events::seq.gt(after.seq)).order(events::seq.asc())
+    };
+    if !query.types.is_empty() {
+        let types: Vec<&str> = query.types.iter().map(|t| t.as_str()).collect();
+        q = q.filter(events::kind.eq_any(types));
+    }
+    let rows: Vec<(EventRow, i64)> = q.load(conn)?;
+    let mut page = Vec::with_capacity(rows.len());
+    for (row, horizon) in rows {
+        // In (xid, seq) order every unsettled event comes after every settled one.
+        if row.1 >= horizon {
+            return Ok((page, true));
+        }
+        page.push(stored(row)?);
+    }
+    Ok((page, false))
+}
+
+fn stored((seq, xid, id, kind, created_at, body): EventRow) -> Result<StoredEvent, DbError> {
     let kind = EventType::parse(&kind)
         .ok_or_else(|| DbError::Corrupt(format!("unknown event type {kind:?}")))?;
     Ok(StoredEvent {
         seq,
+        xid,
         id,
         kind,
         created_at,
@@ -139,13 +190,42 @@ impl EventRepository for Store {
         .await
     }
 
-    async fn latest_seq(&self, app: &AppId) -> Result<Option<i64>, RepositoryError> {
-        let app = app.as_str().to_owned();
+    async fn event_position(
+        &self,
+        app: &AppId,
+        id: &str,
+    ) -> Result<Option<LogPosition>, RepositoryError> {
+        let (app, id) = (app.as_str().to_owned(), id.to_owned());
         self.run(move |conn| {
             Ok(events::table
                 .filter(events::app_id.eq(&app))
-                .select(diesel::dsl::max(events::seq))
-                .first::<Option<i64>>(conn)?)
+                .filter(events::id.eq(&id))
+                .select((events::xid, events::seq))
+                .first::<(i64, i64)>(conn)
+                .optional()?
+                .map(|(xid, seq)| LogPosition { xid, seq }))
+        })
+        .await
+    }
+
+    async fn latest_position(&self, app: &AppId) -> Result<Option<LogPosition>, RepositoryError> {
+        let app = app.as_str().to_owned();
+        self.run(move |conn| {
+            let mut q = events::table
+                .filter(events::app_id.eq(&app))
+                .select((events::xid, events::seq))
+                .into_boxed();
+            if let Some(settled) = super::events_settled() {
+                q = q.filter(settled);
+            }
+            q = if super::LOG_BY_XID {
+                q.order((events::xid.desc(), events::seq.desc()))
+            } else {
+                q.order(events::seq.desc())
+            };
+            Ok(q.first::<(i64, i64)>(conn)
+                .optional()?
+                .map(|(xid, seq)| LogPosition { xid, seq }))
         })
         .await
     }
@@ -155,28 +235,21 @@ impl EventRepository for Store {
         app: &AppId,
         query: &EventQuery,
     ) -> Result<Vec<StoredEvent>, RepositoryError> {
-        let (app, query) = (app.as_str().to_owned(), query.clone());
-        self.run(move |conn| {
-            let mut q = events::table
-                .filter(events::app_id.eq(&app))
-                .filter(events::seq.gt(query.after_seq.unwrap_or(0)))
-                .select((
-                    events::seq,
-                    events::id,
-                    events::kind,
-                    events::created_at,
-                    events::body,
-                ))
-                .order(events::seq.asc())
-                .limit(i64::try_from(query.limit).unwrap_or(i64::MAX))
-                .into_boxed();
-            if !query.types.is_empty() {
-                let types: Vec<&str> = query.types.iter().map(|t| t.as_str()).collect();
-                q = q.filter(events::kind.eq_any(types));
+        // Events that committed while an older transaction still runs are held back (they come
+        // after it in the log's order); that transaction is a write of milliseconds, so a
+        // short page waits for it a little rather than answering without the reader's own
+        // latest writes.
+        let deadline = std::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            let (app, query) = (app.as_str().to_owned(), query.clone());
+            let (page, held_back) = self
+                .run(move |conn| settled_page(conn, &app, &query))
+                .await?;
+            if !held_back || std::time::Instant::now() >= deadline {
+                return Ok(page);
             }
-            q.load::<EventRow>(conn)?.into_iter().map(stored).collect()
-        })
-        .await
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
     }
 
     async fn claim_deliveries(

@@ -6,7 +6,6 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use diesel::prelude::*;
 use parley_domain::{AppId, ConversationId, ImportRecord, MessageId};
 
-use super::messages::next_seq;
 use super::DbConnection;
 use crate::error::DbError;
 use crate::models::{MessageRow, NewMessageRow};
@@ -123,12 +122,11 @@ pub(crate) fn import_all(
             .values(chunk)
             .execute(tx)?;
     }
-    let count = i64::try_from(to_store.len()).unwrap_or(i64::MAX);
-    let first = next_seq(tx, count)?;
+    let numbers = super::number_messages(tx, to_store.len())?;
     let rows: Vec<NewMessageRow> = to_store
         .iter()
-        .zip(first..)
-        .map(|(import, seq)| NewMessageRow::new(app, import.message(), seq))
+        .zip(&numbers.seqs)
+        .map(|(import, seq)| NewMessageRow::new(app, import.message(), *seq, numbers.row_xid))
         .collect();
     diesel::insert_into(messages::table)
         .values(&rows)
@@ -162,16 +160,17 @@ pub(crate) fn import_all(
     }
 
     // The last message is the newest by (created_at, seq): an imported one only if it is newer
-    // than the current last message; then the conversation moves, as of a fresh seq.
+    // than the current last message; then the conversation moves, as of this transaction's
+    // activity stamp.
     let newest = to_store
         .iter()
-        .zip(first..)
+        .zip(numbers.seqs.iter().copied())
         .max_by_key(|(import, seq)| (import.message().created_at, *seq));
     if let Some((import, seq)) = newest {
         let message = import.message();
         let newer = last_seq.is_none_or(|_| message.created_at >= last_activity);
         if newer {
-            let moved_at = first + count - 1;
+            let moved_at = numbers.stamp;
             let row = MessageRow::new(message);
             diesel::update(conversations::table.find((app_s, conv_s)))
                 .set((

@@ -13,29 +13,11 @@ use super::{DbConnection, Store};
 use crate::error::DbError;
 use crate::models::{encode_content, encode_custom, MessageRow, NewMessageRow};
 use crate::schema::{
-    conversations, counters, idempotency_keys, message_files, messages, participants, reactions,
+    conversations, idempotency_keys, message_files, messages, participants, reactions,
 };
 
 fn corrupt(e: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(e.to_string())
-}
-
-/// Takes `n` values of the activity counter and answers the first of them.
-pub(crate) fn next_seq(conn: &mut DbConnection, n: i64) -> Result<i64, DbError> {
-    let last: i64 = diesel::update(counters::table.find("activity"))
-        .set(counters::value.eq(counters::value + n))
-        .returning(counters::value)
-        .get_result(conn)?;
-    Ok(last - n + 1)
-}
-
-/// The activity counter's current value: every message stored or deleted so far has a seq at
-/// or below it.
-pub(crate) fn current_seq(conn: &mut DbConnection) -> Result<i64, DbError> {
-    Ok(counters::table
-        .find("activity")
-        .select(counters::value)
-        .first(conn)?)
 }
 
 /// Records which files `message` refers to (replacing what an earlier version referred to).
@@ -244,14 +226,13 @@ fn insert_all(
     // The senders' readUntil moved: the conversation's copy of its participants is rewritten
     // with its last message below, in the same UPDATE.
     let participant_rows = super::conversations::participant_rows_json(tx, app_s, conv_s)?;
-    // From here to the commit the activity counter's row is locked (on PostgreSQL for every
-    // server on the database): only what needs the sequence numbers comes after it.
-    let count = i64::try_from(to_store.len()).unwrap_or(i64::MAX);
-    let first = next_seq(tx, count)?;
+    // On SQLite the counter is taken here, late in the transaction; on PostgreSQL nothing
+    // shared is locked (crate::stamps).
+    let numbers = super::number_messages(tx, to_store.len())?;
     let rows: Vec<NewMessageRow> = to_store
         .iter()
-        .zip(first..)
-        .map(|(message, seq)| NewMessageRow::new(app, message, seq))
+        .zip(&numbers.seqs)
+        .map(|(message, seq)| NewMessageRow::new(app, message, *seq, numbers.row_xid))
         .collect();
     diesel::insert_into(messages::table)
         .values(&rows)
@@ -259,13 +240,14 @@ fn insert_all(
     for message in &to_store {
         link_files(tx, app_s, message, false)?;
     }
-    let seq = first + count - 1;
+    let seq = numbers.seqs.last().copied().unwrap_or_default();
+    let stamp = numbers.stamp;
     let row = MessageRow::new(newest);
     diesel::update(conversations::table.find((app_s, conv_s)))
         .set((
             conversations::last_message_seq.eq(Some(seq)),
             conversations::last_activity.eq(row.created_at),
-            conversations::activity_seq.eq(Some(seq)),
+            conversations::activity_seq.eq(Some(stamp)),
             conversations::last_message_sender.eq(&row.sender_id),
             conversations::last_message.eq(Some(row.to_json())),
             conversations::participant_rows.eq(participant_rows),
@@ -278,12 +260,11 @@ fn insert_all(
         (
             created_at,
             row.created_at,
-            Some(seq),
+            Some(stamp),
             Some(seq),
             row.sender_id.clone(),
         ),
     )?;
-    // Last: the events' lock is always the last one a transaction takes (no lock cycles).
     super::events::record(tx, app_s, &to_record)?;
     Ok(Some(ids))
 }
@@ -561,10 +542,10 @@ impl MessageRepository for Store {
                 {
                     return Ok(false);
                 }
-                let seq = next_seq(tx, 1)?;
+                let stamp = super::number_messages(tx, 0)?.stamp;
                 let deleted = diesel::update(this)
                     .set((
-                        messages::deleted_seq.eq(Some(seq)),
+                        messages::deleted_seq.eq(Some(stamp)),
                         messages::text.eq(""),
                         messages::custom.eq("{}"),
                         messages::content.eq(Some("[]")),
@@ -588,7 +569,7 @@ impl MessageRepository for Store {
                 )
                 .execute(tx)?;
                 diesel::update(conversations::table.find((app.as_str(), conversation.as_str())))
-                    .set(conversations::activity_seq.eq(Some(seq)))
+                    .set(conversations::activity_seq.eq(Some(stamp)))
                     .execute(tx)?;
                 refresh_last_message(tx, &app, &conversation)?;
                 super::conversations::sync_participants(tx, &app, &conversation)?;

@@ -1,0 +1,2 @@
+ALTER TABLE events DROP COLUMN xid;
+ALTER TABLE messages DROP COLUMN xid;
