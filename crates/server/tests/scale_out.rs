@@ -214,3 +214,213 @@ fn a_list_walk_continues_across_servers() {
     b.kill_9();
     testing::drop_schema(&server, &schema);
 }
+
+/// Starts two servers on a fresh schema of the test cluster (`None`, with a message, when there
+/// is none or this is the PostgreSQL pass, where the first pass already ran it).
+fn two_servers(what: &str) -> Option<(Process, Process, String, String, tempfile::TempDir)> {
+    let server = testing::server_url(what)?;
+    if on_postgres() {
+        eprintln!("({what} runs in the first pass, not again here)");
+        return None;
+    }
+    let schema = format!("two_{}_{}", std::process::id(), rand::random::<u32>());
+    let url = testing::schema_url(&server, &schema);
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![
+        ("PARLEY__DATABASE__URL", url),
+        ("PARLEY__APPS__TESTAPP__SECRET_KEY", KEY.to_string()),
+    ];
+    let a = Process::start(&[], &env, dir.path());
+    let b = Process::start(&[], &env, dir.path());
+    Some((a, b, server, schema, dir))
+}
+
+/// Writers on both servers send (and now and then delete) messages without pause while a
+/// client walks the list three pages at a time, each page from the other server: every walk
+/// lists every conversation exactly once. The walk's snapshot is PostgreSQL's own, kept in the
+/// database, so it holds whichever server serves the next page and however the writers'
+/// commits interleave.
+#[test]
+fn sends_from_two_servers_while_a_walk_alternates_between_them() {
+    const N: usize = 20;
+    let Some((a, b, server, schema, _dir)) = two_servers("the walk during sends from two servers")
+    else {
+        return;
+    };
+    let servers = [Api::new(&a.base, APP, KEY), Api::new(&b.base, APP, KEY)];
+    let send = |api: &Api, conversation: &str, text: &str| {
+        let resp = api.post(
+            &format!("/conversations/{conversation}/messages"),
+            &json!([{"text": text, "type": "UserMessage", "sender": "u"}]),
+        );
+        assert_eq!(resp.status, 200, "POST: {}", resp.text);
+    };
+    let all: BTreeSet<String> = (0..N).map(|i| format!("busy-{i:02}")).collect();
+    for conversation in &all {
+        servers[0]
+            .put(
+                &format!("/conversations/{conversation}"),
+                &json!({"participants": ["u"]}),
+            )
+            .ok_empty();
+        send(&servers[0], conversation, "first");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let sent = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for w in 0..4usize {
+            let (api, stop, sent) = (servers[w % 2].clone(), &stop, &sent);
+            scope.spawn(move || {
+                let mut i = w;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    i = (i * 7 + 3) % N;
+                    let conversation = format!("busy-{i:02}");
+                    send(&api, &conversation, "more");
+                    sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i % 3 == 0 {
+                        // Delete the newest message: the conversation moves back.
+                        let newest =
+                            api.fetch(&format!("/conversations/{conversation}/messages?limit=1"));
+                        if let Some(id) = newest["data"][0]["id"].as_str() {
+                            let path = format!("/conversations/{conversation}/messages/{id}");
+                            let status = api.delete(&path).status;
+                            assert!(status == 200 || status == 404, "DELETE: {status}");
+                        }
+                    }
+                }
+            });
+        }
+        for walk in 0..3 {
+            let mut seen = Vec::new();
+            let mut after: Option<String> = None;
+            for page in 0..=N {
+                let api = &servers[(walk + page) % 2];
+                let path = match &after {
+                    None => "/conversations?limit=3".to_string(),
+                    Some(id) => format!("/conversations?limit=3&startingAfter={id}"),
+                };
+                let ids: Vec<String> = api.fetch(&path)["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|c| c["id"].as_str().unwrap().to_string())
+                    .collect();
+                let Some(last) = ids.last().cloned() else {
+                    break;
+                };
+                seen.extend(ids);
+                after = Some(last);
+            }
+            let distinct: BTreeSet<String> = seen.iter().cloned().collect();
+            assert_eq!(
+                seen.len(),
+                distinct.len(),
+                "walk {walk}: repeated: {seen:?}"
+            );
+            assert_eq!(distinct, all, "walk {walk}: each conversation once");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    assert!(
+        sent.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "the writers sent during the walks"
+    );
+    a.kill_9();
+    b.kill_9();
+    testing::drop_schema(&server, &schema);
+}
+
+/// Writers on both servers commit concurrently (so their transactions end in any order) while
+/// a reader follows the event log with `after`, each read from the other server: the reader
+/// sees every event exactly once, the same set a reader from the start sees at the end.
+#[test]
+fn a_reader_resuming_between_two_servers_skips_no_event() {
+    const WRITERS: usize = 6;
+    const ROUNDS: usize = 25;
+    let Some((a, b, server, schema, _dir)) = two_servers("the two-server event log test") else {
+        return;
+    };
+    let servers = [Api::new(&a.base, APP, KEY), Api::new(&b.base, APP, KEY)];
+    let ids_of = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let followed = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let api = servers[w % 2].clone();
+                scope.spawn(move || {
+                    for round in 0..ROUNDS {
+                        let conversation = format!("log-{w}");
+                        let resp = api.put(
+                            &format!("/conversations/{conversation}"),
+                            &json!({"participants": ["u"], "subject": format!("{round}")}),
+                        );
+                        assert_eq!(resp.status, 200, "PUT: {}", resp.text);
+                        let resp = api.post(
+                            &format!("/conversations/{conversation}/messages"),
+                            &json!([{"text": "x", "type": "UserMessage", "sender": "u"}]),
+                        );
+                        assert_eq!(resp.status, 200, "POST: {}", resp.text);
+                    }
+                })
+            })
+            .collect();
+        let reader = scope.spawn(|| {
+            let mut seen: Vec<String> = Vec::new();
+            let mut empty_after_done = 0;
+            for read in 0usize.. {
+                let finished = done.load(std::sync::atomic::Ordering::Relaxed);
+                let path = match seen.last() {
+                    None => "/events?limit=7".to_string(),
+                    Some(id) => format!("/events?limit=7&after={id}"),
+                };
+                let page = ids_of(&servers[read % 2].fetch(&path));
+                if page.is_empty() && finished {
+                    empty_after_done += 1;
+                    if empty_after_done == 2 {
+                        break;
+                    }
+                }
+                seen.extend(page);
+            }
+            seen
+        });
+        for writer in writers {
+            writer.join().expect("writer");
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().expect("reader")
+    });
+    let mut everything = Vec::new();
+    loop {
+        let path = match everything.last() {
+            None => "/events?limit=1000".to_string(),
+            Some(id) => format!("/events?limit=1000&after={id}"),
+        };
+        let page = ids_of(&servers[1].fetch(&path));
+        if page.is_empty() {
+            break;
+        }
+        everything.extend(page);
+    }
+    let distinct: BTreeSet<&String> = followed.iter().collect();
+    assert_eq!(distinct.len(), followed.len(), "no event twice");
+    let all: BTreeSet<&String> = everything.iter().collect();
+    assert_eq!(distinct, all, "the follower saw every event");
+    // Each round: the conversation is created or updated, and a message is sent.
+    assert!(
+        everything.len() >= WRITERS * ROUNDS * 2,
+        "{}",
+        everything.len()
+    );
+    a.kill_9();
+    b.kill_9();
+    testing::drop_schema(&server, &schema);
+}
