@@ -6,6 +6,7 @@
 #
 #   BENCH_DATABASE_URL=postgres://user@host/db scripts/bench-scale-out.sh
 #   BENCH_SECONDS=5 ... scripts/bench-scale-out.sh
+#   BENCH_WRK_THREADS=1 ...            # one wrk thread per load (less CPU taken from the servers)
 #
 # For figures worth comparing, use a durable cluster (PG_DURABLE=1 scripts/pg-throwaway.sh).
 set -euo pipefail
@@ -41,7 +42,7 @@ start() {
 
 # load CONNS SCRIPT PORT OUT: one wrk run into OUT.
 load() {
-  BENCH_N=$N BENCH_KEY=$KEY wrk -t2 -c"$1" -d"${SECONDS_PER_RUN}s" --latency \
+  BENCH_N=$N BENCH_KEY=$KEY wrk -t"${BENCH_WRK_THREADS:-2}" -c"$1" -d"${SECONDS_PER_RUN}s" --latency \
     -s "scripts/bench/$2" "http://127.0.0.1:$3" >"$4"
 }
 rate() { awk '/Requests\/sec/ {sum += $2} END {printf "%.0f", sum}' "$@"; }

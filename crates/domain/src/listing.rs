@@ -210,6 +210,23 @@ pub struct Standing {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_snapshot_sees_what_had_committed_and_keeps_its_text_form() {
+        let pg = Snapshot::parse("100:105:100,103").expect("PostgreSQL's form");
+        let seen: Vec<i64> = (98..107).filter(|x| pg.sees(*x)).collect();
+        assert_eq!(seen, [98, 99, 101, 102, 104]);
+        assert_eq!(pg.to_string(), "100:105:100,103");
+        assert_eq!(Snapshot::parse(&pg.to_string()), Some(pg));
+        let idle = Snapshot::parse("7:7:").expect("nothing running");
+        assert!(idle.sees(6) && !idle.sees(7));
+        let counter = Snapshot::counter(41);
+        assert!(counter.sees(41) && !counter.sees(42));
+        assert_eq!(Snapshot::parse(&counter.to_string()), Some(counter));
+        for bad in ["", "1:2", "5:3:", "a:b:", "1:9:x"] {
+            assert_eq!(Snapshot::parse(bad), None, "{bad:?}");
+        }
+    }
+
     fn cid(raw: &str) -> ConversationId {
         ConversationId::new(raw).unwrap()
     }
