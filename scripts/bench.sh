@@ -155,6 +155,11 @@ if [[ -n "$DB_URL" ]]; then
 fi
 stop_parley
 
+if [[ -n "$DB_URL" ]]; then
+  echo "== writes through one and two servers (PostgreSQL)"
+  BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts/bench-scale-out.sh
+fi
+
 echo "== events and webhooks"
 BENCH_SECONDS=$SECONDS_PER_RUN BENCH_DIR=$DIR BENCH_DATABASE_URL=$DB_URL scripts/bench-events.sh
 
