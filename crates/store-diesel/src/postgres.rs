@@ -87,8 +87,8 @@ where
     })
 }
 
-/// A read transaction that sees one snapshot (REPEATABLE READ, read only): the activity
-/// counter, a page and its conversations agree, as on SQLite.
+/// A read transaction that sees one snapshot (REPEATABLE READ, read only): the walk's snapshot,
+/// a page and its conversations agree, as on SQLite.
 pub(crate) fn read_tx<T, F>(conn: &mut DbConnection, f: F) -> Result<T, DbError>
 where
     F: FnOnce(&mut DbConnection) -> Result<T, DbError>,

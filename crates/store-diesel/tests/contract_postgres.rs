@@ -95,3 +95,94 @@ async fn page_ends_are_shared_by_every_server_on_the_database() {
     other.remember(&app, "list", &c1, later.clone()).await;
     assert_eq!(one.recall(&app, "list", &c1).await, Some(later));
 }
+
+/// An event that commits while an older transaction is still running is held back from the log
+/// until that one ends; and resuming after it (its ID can reach a client through a webhook
+/// first) does not pass the older transaction's events, which commit later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_never_lets_a_reader_pass_an_event_that_commits_late() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    use parley_domain::events::{EventQuery, EventRepository};
+    use parley_domain::AppId;
+
+    let Some(server) = testing::server_url("the late-commit event log case") else {
+        return;
+    };
+    let name = format!("late_{}_{}", std::process::id(), rand::random::<u32>());
+    let url = testing::schema_url(&server, &name);
+    let _schema = Schema {
+        server: server.clone(),
+        name,
+    };
+    let store = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            PgStore::open_postgres(&PgOptions::new(url)).expect("open postgres")
+        })
+        .await
+        .expect("open task")
+    };
+    let insert = |id: &str| {
+        format!(
+            "INSERT INTO events (app_id, id, kind, created_at, body, xid) VALUES \
+             ('a', '{id}', 'user.created', 1, '{{}}', pg_current_xact_id()::text::bigint)"
+        )
+    };
+    // The older transaction takes its ID first and records its event last.
+    let mut older = PgConnection::establish(&url).expect("connect");
+    diesel::sql_query("BEGIN").execute(&mut older).unwrap();
+    diesel::sql_query("SELECT pg_current_xact_id()")
+        .execute(&mut older)
+        .unwrap();
+    let mut newer = PgConnection::establish(&url).expect("connect");
+    diesel::sql_query(insert("evt_new"))
+        .execute(&mut newer)
+        .unwrap();
+    diesel::sql_query(insert("evt_old"))
+        .execute(&mut older)
+        .unwrap();
+
+    let app = AppId::new("a").unwrap();
+    let all = EventQuery {
+        after: None,
+        limit: 10,
+        types: Default::default(),
+    };
+    let shown = store.list_events(&app, &all).await.unwrap();
+    assert!(shown.is_empty(), "held back behind the older transaction");
+    let resume = store
+        .event_position(&app, "evt_new")
+        .await
+        .unwrap()
+        .expect("known");
+
+    diesel::sql_query("COMMIT").execute(&mut older).unwrap();
+    let after_new = EventQuery {
+        after: Some(resume),
+        ..all.clone()
+    };
+    let ids = |events: Vec<parley_domain::events::StoredEvent>| -> Vec<String> {
+        events.into_iter().map(|e| e.id).collect()
+    };
+    assert_eq!(
+        ids(store.list_events(&app, &after_new).await.unwrap()),
+        ["evt_old", "evt_new"],
+        "resuming after the newer event still finds the older transaction's"
+    );
+    assert_eq!(
+        ids(store.list_events(&app, &all).await.unwrap()),
+        ["evt_old", "evt_new"],
+        "in the order of the transactions"
+    );
+    let settled = store
+        .event_position(&app, "evt_new")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(settled > resume);
+    assert_eq!(
+        store.latest_position(&app).await.unwrap(),
+        Some(settled),
+        "the newest settled event"
+    );
+}

@@ -186,14 +186,15 @@ pub(crate) fn write_participant_copies(
 
 /// Narrows a boxed query to rows whose activity stamp `$col` the snapshot `$snap` sees
 /// ([`Snapshot::sees`] in SQL), also rows without a stamp when `$nullable`. With nothing
-/// running (always on SQLite) that is one comparison.
+/// running (always on SQLite) that is one comparison, with `xmax` (a snapshot taken by a
+/// transaction with an ID of its own may have `xmin < xmax` and nothing listed as running).
 macro_rules! seen {
     ($q:expr, $col:expr, $snap:expr, $nullable:expr) => {{
         let snap: &Snapshot = $snap;
         let nullable: bool = $nullable;
         match (snap.running.is_empty(), nullable) {
-            (true, false) => $q.filter($col.lt(snap.xmin)),
-            (true, true) => $q.filter($col.is_null().or($col.lt(snap.xmin))),
+            (true, false) => $q.filter($col.lt(snap.xmax)),
+            (true, true) => $q.filter($col.is_null().or($col.lt(snap.xmax))),
             (false, false) => $q.filter(
                 $col.lt(snap.xmin)
                     .or($col.lt(snap.xmax).and($col.ne_all(snap.running.clone()))),
@@ -214,8 +215,8 @@ macro_rules! unseen {
         let snap: &Snapshot = $snap;
         let nullable: bool = $nullable;
         match (snap.running.is_empty(), nullable) {
-            (true, false) => $q.filter($col.ge(snap.xmin)),
-            (true, true) => $q.filter($col.is_null().or($col.ge(snap.xmin))),
+            (true, false) => $q.filter($col.ge(snap.xmax)),
+            (true, true) => $q.filter($col.is_null().or($col.ge(snap.xmax))),
             (false, false) => $q.filter(
                 $col.ge(snap.xmin)
                     .and($col.ge(snap.xmax).or($col.eq_any(snap.running.clone()))),

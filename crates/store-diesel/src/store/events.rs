@@ -197,13 +197,26 @@ impl EventRepository for Store {
     ) -> Result<Option<LogPosition>, RepositoryError> {
         let (app, id) = (app.as_str().to_owned(), id.to_owned());
         self.run(move |conn| {
-            Ok(events::table
+            let found: Option<(i64, i64, i64)> = events::table
                 .filter(events::app_id.eq(&app))
                 .filter(events::id.eq(&id))
-                .select((events::xid, events::seq))
-                .first::<(i64, i64)>(conn)
-                .optional()?
-                .map(|(xid, seq)| LogPosition { xid, seq }))
+                .select((events::xid, events::seq, super::log_horizon()))
+                .first(conn)
+                .optional()?;
+            // An event not settled yet (its ID can reach a client through a webhook before the
+            // log shows it): resuming after it must not pass events of older transactions
+            // still running, so resume from just below the horizon instead (a few events may
+            // come again; none is skipped).
+            Ok(found.map(|(xid, seq, horizon)| {
+                if xid >= horizon {
+                    LogPosition {
+                        xid: horizon - 1,
+                        seq: i64::MAX,
+                    }
+                } else {
+                    LogPosition { xid, seq }
+                }
+            }))
         })
         .await
     }
