@@ -197,6 +197,17 @@ pub struct StoredEvent {
     pub body: String,
 }
 
+impl StoredEvent {
+    /// The event's place in the log: where a reader continues after it.
+    #[must_use]
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            xid: self.xid,
+            seq: self.seq,
+        }
+    }
+}
+
 /// A webhook of an app: where to POST, and which event types.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Webhook {

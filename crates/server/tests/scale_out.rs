@@ -147,22 +147,9 @@ fn two_servers_over_one_postgres_lose_and_duplicate_nothing() {
 /// once, because page ends are remembered in the database, not in the server that served them.
 #[test]
 fn a_list_walk_continues_across_servers() {
-    let Some(server) = testing::server_url("the cross-server list walk") else {
+    let Some((a, b, server, schema, _dir)) = two_servers("the cross-server list walk") else {
         return;
     };
-    if on_postgres() {
-        eprintln!("(the cross-server list walk runs in the first pass, not again here)");
-        return;
-    }
-    let schema = format!("walk_{}_{}", std::process::id(), rand::random::<u32>());
-    let url = testing::schema_url(&server, &schema);
-    let dir = tempfile::tempdir().unwrap();
-    let env = vec![
-        ("PARLEY__DATABASE__URL", url),
-        ("PARLEY__APPS__TESTAPP__SECRET_KEY", KEY.to_string()),
-    ];
-    let a = Process::start(&[], &env, dir.path());
-    let b = Process::start(&[], &env, dir.path());
     let servers = [Api::new(&a.base, APP, KEY), Api::new(&b.base, APP, KEY)];
     let send = |api: &Api, conversation: &str| {
         let resp = api.post(

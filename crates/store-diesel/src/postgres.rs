@@ -113,15 +113,6 @@ fn transaction_id(conn: &mut DbConnection) -> Result<i64, DbError> {
 /// The log is read in (xid, seq) order, by the index on (app_id, xid, seq).
 pub(crate) const LOG_BY_XID: bool = true;
 
-/// Only events of transactions below the horizon of the statement's own snapshot: all of those
-/// have committed or aborted, and every event still to commit has a higher `xid`.
-/// (`pg_current_snapshot` is the statement's snapshot, so what it lets through is visible.)
-pub(crate) fn events_settled() -> Option<diesel::expression::SqlLiteral<diesel::sql_types::Bool>> {
-    Some(diesel::dsl::sql(
-        "events.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
-    ))
-}
-
 /// The `xid` below which every event is settled, as of the statement's snapshot: the oldest
 /// transaction still running. Every event with a lower `xid` has committed (and is visible) or
 /// never will; every event still to commit has this `xid` or a higher one.

@@ -124,11 +124,6 @@ pub(crate) fn log_horizon() -> diesel::expression::SqlLiteral<diesel::sql_types:
     diesel::dsl::sql("9223372036854775807")
 }
 
-/// Nothing to hold back: a reader sees the single writer's commits whole and in order.
-pub(crate) fn events_settled() -> Option<diesel::expression::SqlLiteral<diesel::sql_types::Bool>> {
-    None
-}
-
 /// A message's activity stamp is its seq (see [`number_messages`]).
 pub(crate) use crate::schema::messages::seq as message_stamp;
 

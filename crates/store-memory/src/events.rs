@@ -7,14 +7,6 @@ use parley_domain::events::{
 };
 use parley_domain::AppId;
 
-/// One writer at a time under the store's lock: the log's order is `seq`.
-pub(crate) fn position(e: &StoredEvent) -> LogPosition {
-    LogPosition {
-        xid: e.xid,
-        seq: e.seq,
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Row {
     app: AppId,
@@ -82,7 +74,7 @@ impl Outbox {
             .iter()
             .rev()
             .find(|r| &r.app == app)
-            .map(|r| position(&r.event))
+            .map(|r| r.event.position())
     }
 
     pub(crate) fn list(&self, app: &AppId, query: &EventQuery) -> Vec<StoredEvent> {
@@ -90,7 +82,7 @@ impl Outbox {
             .iter()
             .filter(|r| {
                 &r.app == app
-                    && query.after.is_none_or(|after| position(&r.event) > after)
+                    && query.after.is_none_or(|after| r.event.position() > after)
                     && (query.types.is_empty() || query.types.contains(&r.event.kind))
             })
             .take(query.limit)

@@ -693,10 +693,7 @@ pub async fn concurrent_writes_are_logged_so_that_a_reader_never_skips_one(s: &S
             .await
             .unwrap();
         if let Some(last) = page.last() {
-            after = Some(parley_domain::events::LogPosition {
-                xid: last.xid,
-                seq: last.seq,
-            });
+            after = Some(last.position());
         }
         let empty = page.is_empty();
         seen.extend(page.into_iter().map(|e| e.id));

@@ -10,7 +10,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use parley_domain::error::Problems;
 use parley_domain::events::{
     Delivery, DeliveryStatus, Event, EventData, EventEncoder, EventQuery, EventService,
-    EventSignal, EventType, LogPosition, Sender, MAX_DELIVERIES_LIMIT, MAX_EVENTS_LIMIT,
+    EventSignal, EventType, Sender, MAX_DELIVERIES_LIMIT, MAX_EVENTS_LIMIT,
 };
 use parley_domain::{AppId, Conversation, Participant, User, UserId};
 use serde::Serialize;
@@ -255,10 +255,7 @@ impl Stream {
     async fn next(&mut self) -> Result<Bytes, ApiError> {
         loop {
             if let Some(event) = self.queued.pop_front() {
-                self.query.after = Some(LogPosition {
-                    xid: event.xid,
-                    seq: event.seq,
-                });
+                self.query.after = Some(event.position());
                 self.since_write = tokio::time::Instant::now();
                 return Ok(Bytes::from(format!(
                     "id: {}\nevent: {}\ndata: {}\n\n",

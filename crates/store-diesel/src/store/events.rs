@@ -228,9 +228,7 @@ impl EventRepository for Store {
                 .filter(events::app_id.eq(&app))
                 .select((events::xid, events::seq))
                 .into_boxed();
-            if let Some(settled) = super::events_settled() {
-                q = q.filter(settled);
-            }
+            q = q.filter(events::xid.lt(super::log_horizon()));
             q = if super::LOG_BY_XID {
                 q.order((events::xid.desc(), events::seq.desc()))
             } else {
