@@ -17,6 +17,7 @@ pub mod limits;
 pub mod listing;
 pub mod message;
 pub mod ports;
+pub mod probe;
 pub mod reactions;
 pub mod service;
 pub mod text;

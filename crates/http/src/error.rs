@@ -48,6 +48,9 @@ struct ErrorBody<'a> {
     message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     reasons: Option<&'a BTreeMap<String, String>>,
+    /// On 5xx answers: the request's ID, so that a client's report finds the log lines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl ApiError {
@@ -144,10 +147,16 @@ impl ResponseError for ApiError {
             ApiError::InvalidJson { reasons, .. } if !reasons.is_empty() => Some(reasons),
             _ => None,
         };
+        let request_id = if status.is_server_error() {
+            crate::observe::current_request_id()
+        } else {
+            None
+        };
         let body = ErrorBody {
             error_code: self.code(),
             message,
             reasons,
+            request_id,
         };
         let mut response = HttpResponse::build(status);
         match self {

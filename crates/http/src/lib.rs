@@ -8,6 +8,9 @@ mod body;
 mod dto;
 pub mod error;
 mod json;
+pub mod metrics;
+pub mod observe;
+pub mod openapi;
 mod path;
 mod rate;
 mod routes;
@@ -19,6 +22,9 @@ pub use body::BodyPolicy;
 pub use dto::FileUrls;
 pub use error::ApiError;
 pub use rate::RateLimit;
-pub use routes::{app, configure, route_not_found, EventBus, JsonEventEncoder};
+pub use metrics::Metrics;
+pub use routes::{
+    app, configure, openapi_json, render_metrics, route_not_found, EventBus, JsonEventEncoder,
+};
 pub use state::{AppState, FilesState};
 pub use version::RestVersion;

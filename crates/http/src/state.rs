@@ -64,6 +64,12 @@ pub struct AppState {
     pub files: FilesState,
     /// Reactions; `None` answers 503.
     pub reactions: Option<parley_domain::reactions::ReactionService>,
+    /// This process's metrics (`GET /metrics`).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// `GET /metrics` on this (the API's) port; false when `metrics.port` serves them.
+    pub metrics_here: bool,
+    /// Storage readiness and figures; `None`: always ready, no storage gauges.
+    pub probe: Option<Arc<dyn parley_domain::probe::StoreProbe>>,
 }
 
 impl AppState {
@@ -91,7 +97,25 @@ impl AppState {
                 max_bytes: 25 * 1024 * 1024,
             },
             reactions: None,
+            metrics: Arc::new(crate::metrics::Metrics::new()),
+            metrics_here: true,
+            probe: None,
         }
+    }
+
+    /// Checks storage readiness and reads its figures with `probe`.
+    #[must_use]
+    pub fn with_probe(mut self, probe: Arc<dyn parley_domain::probe::StoreProbe>) -> Self {
+        self.probe = Some(probe);
+        self
+    }
+
+    /// Counts into `metrics` (shared with the server's background tasks).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>, here: bool) -> Self {
+        self.metrics = metrics;
+        self.metrics_here = here;
+        self
     }
 
     /// Serves reactions with `service`.
@@ -147,6 +171,8 @@ impl AppState {
     /// 401, 429 or 400 (a version that is not a date) as [`ApiError`].
     pub fn admit(&self, req: &HttpRequest) -> Result<AppId, ApiError> {
         let app = self.authenticate(req)?;
+        req.extensions_mut()
+            .insert(crate::observe::AdmittedApp(app.as_str().to_owned()));
         self.charge(req, &app, 1)?;
         Ok(app)
     }

@@ -13,6 +13,7 @@ use actix_web::{web, HttpServer};
 use anyhow::Context;
 use parley_domain::events::{EventRecorder, EventRepository, EventService, ReadLookup};
 use parley_domain::files::{FileRepository, FileStore};
+use parley_domain::probe::StoreProbe;
 use parley_domain::reactions::{ReactionRepository, ReactionService};
 use parley_domain::{
     AppId, AppKeys, AppRepository, ConversationRepository, ConversationService, CursorStore,
@@ -21,7 +22,7 @@ use parley_domain::{
 use parley_file_store::{ObjectFiles, S3Options};
 use parley_http::{
     AppState, Authenticator, BodyPolicy, EventBus, FileUrls, FilesState, JsonEventEncoder,
-    RateLimit, RestVersion,
+    Metrics, RateLimit, RestVersion,
 };
 #[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
@@ -37,6 +38,10 @@ pub const DEV_APP: &str = "demo";
 /// A started server: where it listens, and the development app if one was generated.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where `GET /metrics` is served when `metrics.port` gives it a port of its own.
+    pub metrics_addr: Option<SocketAddr>,
+    /// Stops the metrics server (it also stops by itself on SIGINT/SIGTERM).
+    pub metrics_handle: Option<actix_web::dev::ServerHandle>,
     pub server: actix_web::dev::Server,
     pub storage: String,
     pub dev_app: Option<(AppId, SecretKey)>,
@@ -54,6 +59,8 @@ struct Ports {
     cursors: Arc<dyn CursorStore>,
     reactions: Arc<dyn ReactionRepository>,
     files: Arc<dyn FileRepository>,
+    /// Readiness and pool figures of the store.
+    probe: Arc<dyn StoreProbe>,
 }
 
 impl Ports {
@@ -66,7 +73,9 @@ impl Ports {
             + AppRepository
             + EventRepository
             + ReactionRepository
-            + FileRepository,
+            + FileRepository
+            + StoreProbe
+            + 'static,
     {
         Self {
             conversations: store.clone(),
@@ -75,7 +84,8 @@ impl Ports {
             apps: store.clone(),
             events: store.clone(),
             reactions: store.clone(),
-            files: store,
+            files: store.clone(),
+            probe: store,
             cursors,
         }
     }
@@ -203,6 +213,36 @@ fn rest_versions(settings: &Settings) -> anyhow::Result<HashMap<AppId, RestVersi
     Ok(out)
 }
 
+/// The server of `GET /metrics` on `metrics.port`, when it is not 0: its own listener, one
+/// worker, nothing else served.
+fn metrics_server(
+    settings: &Settings,
+    state: web::Data<AppState>,
+) -> anyhow::Result<Option<(SocketAddr, actix_web::dev::Server)>> {
+    if settings.metrics.port == 0 {
+        return Ok(None);
+    }
+    let address = (settings.server.host.as_str(), settings.metrics.port);
+    let listener = std::net::TcpListener::bind(address).with_context(|| {
+        format!("metrics.port: cannot listen on {}:{}", address.0, address.1)
+    })?;
+    let addr = listener.local_addr().context("the metrics server is bound to no address")?;
+    let server = HttpServer::new(move || {
+        let state = state.clone();
+        actix_web::App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let state = state.clone();
+                async move { parley_http::render_metrics(&state).await }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok(Some((addr, server)))
+}
+
 /// Opens storage, binds the listener and starts serving. The returned server runs until it is
 /// stopped or the process gets SIGINT/SIGTERM; then it finishes requests in flight.
 ///
@@ -270,6 +310,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     )
     .with_events(recorder);
     let event_log = EventService::new(ports.events.clone(), clock, retry_ms);
+    let metrics = Arc::new(Metrics::new());
     background::spawn(
         ports.events,
         keys.clone(),
@@ -278,6 +319,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         Duration::from_millis(
             u64::try_from(hours_ms(settings.events.retention_hours)).unwrap_or(0),
         ),
+        metrics.clone(),
     )?;
     let file_store = open_files(&settings, matches!(settings.storage()?, Storage::Memory))?;
     actix_web::rt::spawn(background::files::run(
@@ -315,8 +357,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             store: Some(file_store.clone()),
             records: Some(ports.files.clone()),
             max_bytes: settings.limits.file_bytes,
-        }),
+        })
+        .with_probe(ports.probe)
+        .with_metrics(metrics, settings.metrics.port == 0),
     );
+    let metrics_server = metrics_server(&settings, state.clone())?;
 
     let mut server = HttpServer::new(move || parley_http::app(state.clone()))
         .shutdown_timeout(server_settings.shutdown_timeout_secs)
@@ -331,9 +376,20 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let server = server
         .listen(listener)
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let server = server.run();
+    let (metrics_addr, metrics_handle) = match metrics_server {
+        Some((addr, metrics)) => {
+            let handle = metrics.handle();
+            actix_web::rt::spawn(metrics);
+            (Some(addr), Some(handle))
+        }
+        None => (None, None),
+    };
     Ok(Running {
         addr,
-        server: server.run(),
+        metrics_addr,
+        metrics_handle,
+        server,
         storage: described,
         dev_app,
     })

@@ -27,15 +27,45 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
+    /// Print the OpenAPI 3.1 document of this build (as served at GET /openapi.json).
+    Openapi {
+        /// Write it to this file instead of standard output (docs/openapi.json in the repository).
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
 }
 
-fn init_logging(level: &str) {
+/// Logs to stderr: human-readable text, or one JSON object per line (`log.format = "json"`)
+/// with the fields of the spans it happened in (the request's ID among them).
+fn init_logging(level: &str, json: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_writer(std::io::stderr);
+    if json {
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
+    }
+}
+
+fn write_openapi(out: Option<&std::path::Path>) -> ExitCode {
+    let document = parley_http::openapi_json();
+    let written = match out {
+        Some(path) => std::fs::write(path, document),
+        None => std::io::Write::write_all(&mut std::io::stdout(), document.as_bytes()),
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("parley: cannot write the OpenAPI document: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// A URL a local client can use, even when listening on all interfaces.
@@ -71,14 +101,23 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let running = start(settings).await?;
     tracing::info!(storage = %running.storage, "storage ready");
     tracing::info!("listening on {}", base_url(running.addr));
+    if let Some(addr) = running.metrics_addr {
+        tracing::info!("metrics on {}/metrics", base_url(addr));
+    }
     print_welcome(&running);
     running.server.await?;
+    if let Some(metrics) = running.metrics_handle {
+        metrics.stop(true).await;
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Openapi { out }) = &cli.command {
+        return write_openapi(out.as_deref());
+    }
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(err) => {
@@ -86,8 +125,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(&settings.log.level);
+    // Checked with the other settings when they were loaded.
+    init_logging(&settings.log.level, settings.log.format == "json");
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi { .. } => {}
         Command::Serve => {
             let result = actix_web::rt::System::new().block_on(serve(settings));
             if let Err(err) = result {

@@ -18,6 +18,7 @@ pub struct Settings {
     pub limits: Limits,
     pub rate_limit: RateLimitSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
     pub webhooks: WebhooksSettings,
     pub events: EventsSettings,
     pub files: FilesSettings,
@@ -123,6 +124,30 @@ pub struct RateLimitSettings {
 #[serde(deny_unknown_fields)]
 pub struct LogSettings {
     pub level: String,
+    /// `text` (human-readable, the default) or `json` (one JSON object per line).
+    pub format: String,
+}
+
+impl LogSettings {
+    /// Whether lines are JSON objects.
+    ///
+    /// # Errors
+    /// When `format` is neither `text` nor `json`.
+    pub fn json(&self) -> anyhow::Result<bool> {
+        match self.format.as_str() {
+            "text" => Ok(false),
+            "json" => Ok(true),
+            other => bail!("log.format: {other:?} is neither \"text\" nor \"json\""),
+        }
+    }
+}
+
+/// `[metrics]`: where `GET /metrics` is served.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// 0: on the API's port; another port: there only (on `server.host`), off the API's.
+    pub port: u16,
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -220,6 +245,7 @@ impl Settings {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.storage()?;
+        self.log.json()?;
         #[cfg(feature = "sqlite")]
         self.synchronous()?;
         for (app, cfg) in &self.apps {

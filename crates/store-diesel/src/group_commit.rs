@@ -52,6 +52,8 @@ struct Job<C> {
 /// The handle of the writer thread.
 pub(crate) struct GroupWriter<C: 'static> {
     jobs: mpsc::Sender<Job<C>>,
+    /// Writes submitted and not yet answered (queued, or in the batch being committed).
+    in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl<C> std::fmt::Debug for GroupWriter<C> {
@@ -87,7 +89,15 @@ where
             .name("parley-writer".into())
             .spawn(move || run(conn, &queue, &restore))
             .map_err(|e| DbError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self { jobs })
+        Ok(Self {
+            jobs,
+            in_flight: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Writes submitted and not yet answered.
+    pub(crate) fn queued(&self) -> u64 {
+        self.in_flight.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Runs `f` in the next batch (or `alone`) and answers its result once committed.
@@ -108,6 +118,10 @@ where
                 let _ = tx.send(answer);
             })
         });
+        self.in_flight
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Counted down however this future ends (answered, failed, or dropped by its caller).
+        let _counted = InFlight(&self.in_flight);
         self.jobs
             .send(Job { work, alone })
             .map_err(|_| RepositoryError::Unavailable("the writer thread is gone".into()))?;
@@ -117,6 +131,14 @@ where
                 "the writer thread stopped before answering".into(),
             )),
         }
+    }
+}
+
+struct InFlight<'a>(&'a std::sync::atomic::AtomicU64);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

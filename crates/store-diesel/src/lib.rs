@@ -9,6 +9,7 @@
 mod error;
 mod group_commit;
 mod models;
+mod pool_events;
 mod schema;
 mod stamps;
 

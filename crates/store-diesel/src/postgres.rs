@@ -52,6 +52,9 @@ mod import;
 #[path = "store/messages.rs"]
 mod messages;
 #[allow(clippy::duplicate_mod)]
+#[path = "store/probe.rs"]
+mod probe;
+#[allow(clippy::duplicate_mod)]
 #[path = "store/reactions.rs"]
 mod reactions;
 #[allow(clippy::duplicate_mod)]
@@ -310,7 +313,9 @@ impl Store {
         let name = crate::redacted(&options.url);
         let connect = |e: &dyn std::fmt::Display| OpenError::Connect(name.clone(), e.to_string());
         let manager = ConnectionManager::<DbConnection>::new(options.url.clone());
+        let counters = std::sync::Arc::new(crate::pool_events::PoolCounters::default());
         let pool = Pool::builder()
+            .event_handler(Box::new(crate::pool_events::PoolEvents(counters.clone())))
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(options.connection_timeout)
@@ -332,6 +337,6 @@ impl Store {
             .map_err(|e| connect(&e));
         migrated?;
         unlocked?;
-        Ok(Self::from_pool(pool, options.connection_timeout, None))
+        Ok(Self::from_pool(pool, options.connection_timeout, None, counters))
     }
 }

@@ -49,6 +49,9 @@ mod import;
 #[path = "store/messages.rs"]
 mod messages;
 #[allow(clippy::duplicate_mod)]
+#[path = "store/probe.rs"]
+mod probe;
+#[allow(clippy::duplicate_mod)]
 #[path = "store/reactions.rs"]
 mod reactions;
 #[allow(clippy::duplicate_mod)]
@@ -271,7 +274,9 @@ impl Store {
         let manager = ConnectionManager::<DbConnection>::new(url);
         // The group writer keeps one connection for itself: at least one more for readers.
         let min_size = if options.group_commit { 2 } else { 1 };
+        let counters = std::sync::Arc::new(crate::pool_events::PoolCounters::default());
         let pool = Pool::builder()
+            .event_handler(Box::new(crate::pool_events::PoolEvents(counters.clone())))
             .max_size(options.pool_size.max(min_size))
             .connection_timeout(options.connection_timeout)
             // A dead SQLite connection is not a thing; checking costs a query per request.
@@ -295,7 +300,7 @@ impl Store {
         } else {
             None
         };
-        Ok(Self::from_pool(pool, options.busy_timeout, group))
+        Ok(Self::from_pool(pool, options.busy_timeout, group, counters))
     }
 }
 

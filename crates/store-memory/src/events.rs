@@ -29,6 +29,14 @@ pub(crate) struct Outbox {
 }
 
 impl Outbox {
+    /// Deliveries still waiting for an attempt.
+    pub(crate) fn backlog(&self) -> u64 {
+        self.deliveries
+            .iter()
+            .filter(|d| d.delivery.status == parley_domain::events::DeliveryStatus::Pending)
+            .count() as u64
+    }
+
     pub(crate) fn record(&mut self, app: &AppId, events: &[NewEvent]) {
         for e in events {
             self.seq += 1;

@@ -960,3 +960,18 @@ impl parley_domain::files::FileRepository for MemoryStore {
         Ok(!used && data.files.remove(token).is_some())
     }
 }
+
+#[async_trait::async_trait]
+impl parley_domain::probe::StoreProbe for MemoryStore {
+    async fn ready(&self) -> Result<(), String> {
+        self.lock().map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn stats(&self) -> parley_domain::probe::StoreStats {
+        parley_domain::probe::StoreStats::default()
+    }
+
+    async fn outbox_backlog(&self) -> Result<u64, String> {
+        Ok(self.lock().map_err(|e| e.to_string())?.outbox.backlog())
+    }
+}

@@ -20,6 +20,8 @@ use serde_json::Value;
 use super::{ok, Answer};
 use crate::body::read_json;
 use crate::error::ApiError;
+use crate::openapi::schemas::{BatchAnswers, BatchBody};
+use crate::openapi::{AppPath, Failures};
 use crate::state::{AppState, BatchOperation};
 use crate::version;
 
@@ -192,7 +194,7 @@ async fn inner_service(state: &web::Data<AppState>) -> Result<Inner, ApiError> {
     if let Some(inner) = cached {
         return Ok(inner);
     }
-    let service = super::app(state.clone())
+    let service = super::bare_app(state.clone())
         .into_factory()
         .new_service(AppConfig::default())
         .await
@@ -252,6 +254,11 @@ fn request_of(
 }
 
 /// `POST /batch`.
+#[utoipa::path(post, path = "/v1/{appId}/batch", tag = "Batch",
+    summary = "Run up to 10 operations in one request",
+    description = "Each operation runs as its own request with the batch's credentials, one after the other; one failing does not stop the others.",
+    params(AppPath), request_body(content = BatchBody, content_type = "application/json"),
+    responses((status = 200, description = "One answer per operation", body = BatchAnswers), Failures))]
 pub(super) async fn batch(
     req: HttpRequest,
     payload: web::Payload,

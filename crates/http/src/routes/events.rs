@@ -23,6 +23,8 @@ use crate::dto::{
     UserView,
 };
 use crate::error::ApiError;
+use crate::openapi::schemas::{DeliveryList, Empty, EventList};
+use crate::openapi::{AppPath, DeliveryListQuery, EventListQuery, EventPath, Failures};
 use crate::state::AppState;
 
 /// How often an idle stream sends a comment line, so that proxies keep it open.
@@ -231,6 +233,11 @@ fn log_body(bodies: impl Iterator<Item = String>) -> String {
 }
 
 /// `GET /v1/{appId}/events`
+#[utoipa::path(get, path = "/v1/{appId}/events", tag = "Events",
+    summary = "The event log, oldest first",
+    description = "Every change as an event, whatever a webhook subscribes to. Resuming with `after` never skips an event.",
+    params(AppPath, EventListQuery),
+    responses((status = 200, description = "A page of events", body = EventList), Failures))]
 pub(super) async fn list_events(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let service = service(&state)?;
@@ -285,6 +292,11 @@ impl Stream {
 }
 
 /// `GET /v1/{appId}/events/stream`: Server-Sent Events, replay then live.
+#[utoipa::path(get, path = "/v1/{appId}/events/stream", tag = "Events",
+    summary = "The event log as Server-Sent Events",
+    description = "One record per event (`id:`, `event:`, `data:` the envelope); resumes after `Last-Event-ID` or `after`; a comment every 15 s.",
+    params(AppPath, EventListQuery, ("Last-Event-ID" = Option<String>, Header, description = "The event to resume after")),
+    responses((status = 200, description = "The stream", content_type = "text/event-stream", body = String), Failures))]
 pub(super) async fn stream_events(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     // Also spelled otherwise (`//events/stream`): a batch would wait on it forever.
@@ -362,6 +374,9 @@ impl<'a> From<&'a Delivery> for DeliveryView<'a> {
 }
 
 /// `GET /v1/{appId}/webhooks/deliveries`
+#[utoipa::path(get, path = "/v1/{appId}/webhooks/deliveries", tag = "Webhooks",
+    summary = "Webhook deliveries, newest event first", params(AppPath, DeliveryListQuery),
+    responses((status = 200, description = "A page of deliveries", body = DeliveryList), Failures))]
 pub(super) async fn list_deliveries(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let service = service(&state)?;
@@ -390,10 +405,13 @@ pub(super) async fn list_deliveries(req: HttpRequest, state: web::Data<AppState>
 }
 
 /// `POST /v1/{appId}/webhooks/deliveries/{eventId}/retry`
+#[utoipa::path(post, path = "/v1/{appId}/webhooks/deliveries/{eventId}/retry", tag = "Webhooks",
+    summary = "Schedule an event's failed deliveries again", params(EventPath),
+    responses((status = 200, description = "Scheduled", body = Empty), Failures))]
 pub(super) async fn retry_delivery(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let service = service(&state)?;
-    let id = req.match_info().query("event_id").to_owned();
+    let id = req.match_info().query("eventId").to_owned();
     service.retry(&app, &id).await?;
     Ok(ok_empty())
 }

@@ -17,6 +17,8 @@ use serde::Serialize;
 
 use super::{ok, Answer};
 use crate::error::ApiError;
+use crate::openapi::schemas::{Error, FileToken, FileUpload};
+use crate::openapi::{AppPath, Failures, FilePath};
 use crate::state::AppState;
 
 /// Room for the multipart framing and the small fields around a file at the limit.
@@ -99,6 +101,10 @@ impl Drop for Cleanup {
 }
 
 /// `POST /files`.
+#[utoipa::path(post, path = "/v1/{appId}/files", tag = "Files",
+    summary = "Upload a file for messages", params(AppPath),
+    request_body(content = FileUpload, content_type = "multipart/form-data"),
+    responses((status = 200, description = "The file's token", body = FileToken), Failures))]
 pub(super) async fn upload(
     req: HttpRequest,
     payload: web::Payload,
@@ -367,6 +373,14 @@ fn range(req: &HttpRequest, size: u64) -> Result<Option<(u64, u64)>, ()> {
 }
 
 /// `GET /files/{fileToken}/{filename}`: the exact bytes, no credentials needed.
+#[utoipa::path(get, path = "/files/{token}/{filename}", tag = "Files",
+    summary = "Download a file (no credentials: the URL is the capability)", params(FilePath),
+    security(()),
+    responses(
+        (status = 200, description = "The file's exact bytes", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 416, description = "The range is outside the file", body = Error),
+        Failures))]
 pub async fn download(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let token = req.match_info().get("token").unwrap_or("").to_owned();
     let (Some(store), Some(records)) = (&state.files.store, &state.files.records) else {

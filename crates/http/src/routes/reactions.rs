@@ -11,6 +11,8 @@ use super::{ok, ok_empty, Answer};
 use crate::body::read_json_or_empty;
 use crate::dto::{parse_limit, query_pairs, Data};
 use crate::error::ApiError;
+use crate::openapi::schemas::{Empty, ReactionList};
+use crate::openapi::{Failures, Page, ReactionPath, ReactorPath};
 use crate::path::{conversation_id, decoded_segment, id_problem, message_id};
 use crate::state::AppState;
 
@@ -32,6 +34,10 @@ fn service(state: &AppState) -> Result<&parley_domain::reactions::ReactionServic
         .ok_or_else(|| ApiError::Unavailable("reactions are not configured".into()))
 }
 
+#[utoipa::path(put, path = "/v1/{appId}/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}/{userId}", tag = "Reactions",
+    summary = "React to a message (idempotent)", params(ReactorPath),
+    request_body(content = Option<Empty>, content_type = "application/json"),
+    responses((status = 200, description = "Reacted", body = Empty), Failures))]
 pub(super) async fn add(
     req: HttpRequest,
     payload: web::Payload,
@@ -52,6 +58,9 @@ pub(super) async fn add(
     Ok(ok_empty())
 }
 
+#[utoipa::path(delete, path = "/v1/{appId}/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}/{userId}", tag = "Reactions",
+    summary = "Remove a reaction", params(ReactorPath),
+    responses((status = 200, description = "Removed (also when there was none)", body = Empty), Failures))]
 pub(super) async fn remove(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let (conversation, message) = (conversation_id(&req)?, message_id(&req)?);
@@ -69,6 +78,9 @@ struct ReactionView<'a> {
     created_at: i64,
 }
 
+#[utoipa::path(get, path = "/v1/{appId}/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}", tag = "Reactions",
+    summary = "Who reacted with an emoji, oldest first", params(ReactionPath, Page),
+    responses((status = 200, description = "A page of reactions", body = ReactionList), Failures))]
 pub(super) async fn list(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     let app = state.admit(&req)?;
     let (conversation, message) = (conversation_id(&req)?, message_id(&req)?);

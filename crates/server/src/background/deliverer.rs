@@ -46,6 +46,7 @@ pub struct Deliverer {
     keys: AppKeys,
     client: reqwest::Client,
     lease_ms: i64,
+    metrics: Arc<parley_http::Metrics>,
 }
 
 impl Deliverer {
@@ -55,6 +56,7 @@ impl Deliverer {
         events: Arc<dyn EventRepository>,
         keys: AppKeys,
         timeout: Duration,
+        metrics: Arc<parley_http::Metrics>,
     ) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
@@ -68,6 +70,7 @@ impl Deliverer {
             client,
             // Long enough that an attempt always finishes inside its lease.
             lease_ms: i64::try_from(timeout.as_millis()).unwrap_or(5_000) + 10_000,
+            metrics,
         })
     }
 
@@ -127,6 +130,8 @@ impl Deliverer {
             },
             Some((_, key)) => self.post(&d, key.expose()).await,
         };
+        self.metrics
+            .observe_delivery(matches!(outcome, AttemptOutcome::Delivered { .. }));
         if let AttemptOutcome::Failed { status, error, .. } = &outcome {
             tracing::info!(event = %d.event_id, url = %d.url, ?status, ?error, "webhook delivery failed");
         }

@@ -21,8 +21,9 @@ pub fn spawn(
     wake: watch::Receiver<u64>,
     timeout: Duration,
     retention: Duration,
+    metrics: Arc<parley_http::Metrics>,
 ) -> anyhow::Result<()> {
-    let deliverer = Deliverer::new(events.clone(), keys, timeout)?;
+    let deliverer = Deliverer::new(events.clone(), keys, timeout, metrics)?;
     actix_web::rt::spawn(deliverer.run(wake));
     actix_web::rt::spawn(pruner::run(events, retention));
     Ok(())

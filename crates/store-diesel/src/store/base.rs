@@ -20,6 +20,8 @@ pub struct Store {
     pub(super) busy_timeout: Duration,
     /// SQLite with group commit: every write goes to the writer thread.
     pub(super) group: Option<Arc<crate::group_commit::GroupWriter<DbConnection>>>,
+    /// Checkouts and waits of `pool`, counted by its event handler.
+    pub(super) counters: Arc<crate::pool_events::PoolCounters>,
 }
 
 impl std::fmt::Debug for Store {
@@ -33,9 +35,11 @@ impl Store {
         pool: Pool<ConnectionManager<DbConnection>>,
         busy: Duration,
         group: Option<Arc<crate::group_commit::GroupWriter<DbConnection>>>,
+        counters: Arc<crate::pool_events::PoolCounters>,
     ) -> Self {
         Self {
             pool,
+            counters,
             writer: Arc::new(tokio::sync::Mutex::new(())),
             busy_timeout: busy,
             group,
