@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints (warnings are errors), then every test of the workspace
 # (domain unit tests with mocks, the storage contract suite on every adapter, the HTTP
-# integration tests against the real server, and the dependency-rule check), and then the HTTP
-# integration tests again with the server on PostgreSQL.
+# integration tests against the real server, and the dependency-rule check), then the HTTP
+# integration tests again with the server on PostgreSQL, and last Schemathesis against the
+# server with its own OpenAPI document (scripts/schemathesis.sh; Python from the machine, the
+# rest from PyPI into a virtualenv under ~/.cache/parley).
 #
 # PostgreSQL: set PARLEY_TEST_POSTGRES_URL to use a server of yours (tests create and drop
 # schemas in it); otherwise this script starts a throwaway cluster from the machine's
@@ -70,5 +72,8 @@ if [[ -n "${PARLEY_TEST_S3_ENDPOINT:-}" ]]; then
       cargo test --locked -p parley_server --test files --test rich_messages
   fi
 fi
+
+echo "==> Schemathesis: the OpenAPI document against the real server (contract fuzzing)"
+scripts/schemathesis.sh
 
 echo "==> all checks passed"

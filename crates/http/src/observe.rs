@@ -79,34 +79,52 @@ pub async fn observe(
     let id = request_id(&req);
     let method = method_label(req.method());
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let http = req.request().clone();
     let span = tracing::info_span!("request", request_id = %id);
     let outcome = CURRENT
         .scope(id.clone(), async move {
-            match next.call(req).await {
-                Ok(res) => res.map_into_boxed_body(),
-                // Made into a response inside the scope: a 5xx body names the request ID.
-                Err(e) => ServiceResponse::from_err(e, http),
-            }
+            // An error is made into its response here, inside the scope, so that a 5xx body
+            // names the request ID. (The request cannot be kept for it: routing needs to own
+            // it alone.)
+            next.call(req).await.map_err(|e| {
+                let response = e.error_response();
+                (e, response)
+            })
         })
         .instrument(span.clone())
         .await;
-    let mut res = outcome;
-    let status = res.status().as_u16();
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| UNMATCHED.to_owned());
+    let header = HeaderValue::from_str(&id).ok();
+    let (answer, route, app, status) = match outcome {
+        Ok(mut res) => {
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| UNMATCHED.to_owned());
+            let app = res
+                .request()
+                .extensions()
+                .get::<AdmittedApp>()
+                .map(|a| a.0.clone())
+                .unwrap_or_default();
+            let status = res.status().as_u16();
+            if let Some(v) = header {
+                res.headers_mut().insert(REQUEST_ID, v);
+            }
+            (Ok(res), route, app, status)
+        }
+        Err((e, mut response)) => {
+            let status = response.status().as_u16();
+            if let Some(v) = header {
+                response.headers_mut().insert(REQUEST_ID, v);
+            }
+            let error: actix_web::Error =
+                actix_web::error::InternalError::from_response(e.to_string(), response).into();
+            (Err(error), UNMATCHED.to_owned(), String::new(), status)
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     if let Some(state) = &state {
         state.metrics.observe_request(&route, method, status, seconds);
     }
-    let app = res
-        .request()
-        .extensions()
-        .get::<AdmittedApp>()
-        .map(|a| a.0.clone())
-        .unwrap_or_default();
     span.in_scope(|| {
         tracing::info!(
             target: "parley::access",
@@ -119,8 +137,5 @@ pub async fn observe(
             "request"
         );
     });
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(REQUEST_ID, value);
-    }
-    Ok(res)
+    answer
 }

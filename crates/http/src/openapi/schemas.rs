@@ -878,3 +878,20 @@ impl PartialSchema for Sessions {
 }
 
 impl ToSchema for Sessions {}
+
+/// A file's bytes.
+#[derive(Deserialize)]
+pub struct Bytes;
+
+impl PartialSchema for Bytes {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Binary,
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for Bytes {}

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use super::{ok, Answer};
 use crate::error::ApiError;
-use crate::openapi::schemas::{Error, FileToken, FileUpload};
+use crate::openapi::schemas::{Bytes, Error, FileToken, FileUpload};
 use crate::openapi::{AppPath, Failures, FilePath};
 use crate::state::AppState;
 
@@ -377,8 +377,8 @@ fn range(req: &HttpRequest, size: u64) -> Result<Option<(u64, u64)>, ()> {
     summary = "Download a file (no credentials: the URL is the capability)", params(FilePath),
     security(()),
     responses(
-        (status = 200, description = "The file's exact bytes", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 200, description = "The file's exact bytes", content_type = "application/octet-stream", body = Bytes),
+        (status = 206, description = "The requested range", content_type = "application/octet-stream", body = Bytes),
         (status = 416, description = "The range is outside the file", body = Error),
         Failures))]
 pub async fn download(req: HttpRequest, state: web::Data<AppState>) -> Answer {
