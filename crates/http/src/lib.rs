@@ -21,8 +21,8 @@ pub use auth::Authenticator;
 pub use body::BodyPolicy;
 pub use dto::FileUrls;
 pub use error::ApiError;
-pub use rate::RateLimit;
 pub use metrics::Metrics;
+pub use rate::RateLimit;
 pub use routes::{
     app, configure, openapi_json, render_metrics, route_not_found, EventBus, JsonEventEncoder,
 };

@@ -98,14 +98,20 @@ impl Metrics {
             registered(&registry, IntGauge::new(name, help).expect("valid metric"))
         };
         let counter = |name: &str, help: &str| {
-            registered(&registry, IntCounter::new(name, help).expect("valid metric"))
+            registered(
+                &registry,
+                IntCounter::new(name, help).expect("valid metric"),
+            )
         };
         Self {
             pool_connections: gauge(
                 "parley_db_pool_connections",
                 "Database connections open in the pool",
             ),
-            pool_idle: gauge("parley_db_pool_idle", "Open database connections not in use"),
+            pool_idle: gauge(
+                "parley_db_pool_idle",
+                "Open database connections not in use",
+            ),
             pool_in_use: gauge("parley_db_pool_in_use", "Database connections in use"),
             pool_checkouts: counter(
                 "parley_db_pool_checkouts_total",
@@ -178,14 +184,20 @@ impl Metrics {
                 let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
                 self.pool_checkouts
                     .inc_by(stats.checkouts.saturating_sub(last.0));
-                self.pool_timeouts.inc_by(stats.timeouts.saturating_sub(last.1));
+                self.pool_timeouts
+                    .inc_by(stats.timeouts.saturating_sub(last.1));
                 *last = (stats.checkouts.max(last.0), stats.timeouts.max(last.1));
             }
             self.pool_wait_seconds.set(stats.wait_seconds);
-            self.writer_queue
-                .set(stats.writer_queue.map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)));
+            self.writer_queue.set(
+                stats
+                    .writer_queue
+                    .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+            );
             match probe.outbox_backlog().await {
-                Ok(n) => self.outbox_backlog.set(i64::try_from(n).unwrap_or(i64::MAX)),
+                Ok(n) => self
+                    .outbox_backlog
+                    .set(i64::try_from(n).unwrap_or(i64::MAX)),
                 Err(why) => tracing::warn!(%why, "cannot count the webhook outbox"),
             }
         }

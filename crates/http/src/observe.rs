@@ -123,7 +123,9 @@ pub async fn observe(
     };
     let seconds = started.elapsed().as_secs_f64();
     if let Some(state) = &state {
-        state.metrics.observe_request(&route, method, status, seconds);
+        state
+            .metrics
+            .observe_request(&route, method, status, seconds);
     }
     span.in_scope(|| {
         tracing::info!(

@@ -21,8 +21,8 @@ use parley_domain::{
 };
 use parley_file_store::{ObjectFiles, S3Options};
 use parley_http::{
-    AppState, Authenticator, BodyPolicy, EventBus, FileUrls, FilesState, JsonEventEncoder,
-    Metrics, RateLimit, RestVersion,
+    AppState, Authenticator, BodyPolicy, EventBus, FileUrls, FilesState, JsonEventEncoder, Metrics,
+    RateLimit, RestVersion,
 };
 #[cfg(feature = "sqlite")]
 use parley_store_diesel::{DieselStore, SqliteOptions};
@@ -223,10 +223,11 @@ fn metrics_server(
         return Ok(None);
     }
     let address = (settings.server.host.as_str(), settings.metrics.port);
-    let listener = std::net::TcpListener::bind(address).with_context(|| {
-        format!("metrics.port: cannot listen on {}:{}", address.0, address.1)
-    })?;
-    let addr = listener.local_addr().context("the metrics server is bound to no address")?;
+    let listener = std::net::TcpListener::bind(address)
+        .with_context(|| format!("metrics.port: cannot listen on {}:{}", address.0, address.1))?;
+    let addr = listener
+        .local_addr()
+        .context("the metrics server is bound to no address")?;
     let server = HttpServer::new(move || {
         let state = state.clone();
         actix_web::App::new().route(

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{on_postgres, settings, Api, TestServer, APP, KEY};
+use common::{on_postgres, send, settings, Api, TestServer, APP, KEY};
 use parley_store_diesel::testing;
 use serde_json::json;
 
@@ -105,12 +105,40 @@ fn an_outage_gives_503_and_the_server_recovers_by_itself() {
     api.put("/conversations/c1", &json!({"subject": "before"}))
         .ok_empty();
 
+    let ready = format!("{}/health/ready", server.base);
+    let resp = send("GET", &ready, &[], None);
+    assert_eq!(resp.status, 200, "ready before the outage: {}", resp.text);
+    assert_eq!(resp.json()["status"], "ok");
+
     cluster(&["halt", &dir]);
-    let resp = api.get("/conversations/c1");
+    let resp = send(
+        "GET",
+        &api.url("/conversations/c1"),
+        &[
+            ("Authorization", &format!("Bearer {KEY}")),
+            ("X-Request-Id", "outage-probe-1"),
+        ],
+        None,
+    );
     assert_eq!(resp.status, 503, "{}", resp.text);
     let body = resp.json();
     assert_eq!(body["errorCode"], "SERVICE_UNAVAILABLE", "{body}");
     assert!(body["message"].is_string(), "{body}");
+    assert_eq!(
+        body["requestId"], "outage-probe-1",
+        "a 5xx names its request: {body}"
+    );
+    assert_eq!(resp.headers["x-request-id"], "outage-probe-1");
+    let resp = send("GET", &ready, &[], None);
+    assert_eq!(
+        resp.status, 503,
+        "not ready while the database is down: {}",
+        resp.text
+    );
+    assert_eq!(resp.json()["status"], "unavailable", "{}", resp.text);
+    assert!(resp.json()["detail"].is_string(), "{}", resp.text);
+    let live = send("GET", &format!("{}/health/live", server.base), &[], None);
+    assert_eq!(live.status, 200, "the process is alive all the same");
     let resp = api.put("/conversations/c1", &json!({"subject": "during"}));
     assert_eq!(resp.status, 503, "{}", resp.text);
 
@@ -128,6 +156,11 @@ fn an_outage_gives_503_and_the_server_recovers_by_itself() {
         }
         assert_eq!(resp.status, 503, "{}", resp.text);
         assert!(Instant::now() < deadline, "the server did not recover");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while send("GET", &ready, &[], None).status != 200 {
+        assert!(Instant::now() < deadline, "readiness did not come back");
         std::thread::sleep(Duration::from_millis(200));
     }
     api.put("/conversations/c1", &json!({"subject": "after"}))

@@ -337,6 +337,11 @@ impl Store {
             .map_err(|e| connect(&e));
         migrated?;
         unlocked?;
-        Ok(Self::from_pool(pool, options.connection_timeout, None, counters))
+        Ok(Self::from_pool(
+            pool,
+            options.connection_timeout,
+            None,
+            counters,
+        ))
     }
 }

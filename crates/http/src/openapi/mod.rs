@@ -43,7 +43,7 @@ pub struct OptionalBodies;
 impl Modify for OptionalBodies {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::schema::Schema;
-        use utoipa::openapi::{Required, RefOr};
+        use utoipa::openapi::{RefOr, Required};
         for item in openapi.paths.paths.values_mut() {
             let operations = [
                 &mut item.get,

@@ -53,7 +53,9 @@ impl PartialSchema for Notify {
                     .schema_type(Type::String)
                     .enum_values(Some(["MentionsOnly"])),
             )
-            .description(Some("Whether the participant is notified: true, false or \"MentionsOnly\"."))
+            .description(Some(
+                "Whether the participant is notified: true, false or \"MentionsOnly\".",
+            ))
             .into()
     }
 }
@@ -285,7 +287,13 @@ impl PartialSchema for Node {
         OneOfBuilder::new()
             .item(string())
             .item(node(
-                &["bold", "italic", "strikethrough", "bulletList", "bulletPoint"],
+                &[
+                    "bold",
+                    "italic",
+                    "strikethrough",
+                    "bulletList",
+                    "bulletPoint",
+                ],
                 &[],
                 true,
             ))
@@ -764,7 +772,9 @@ impl PartialSchema for BatchAnswer {
             )
             .min_items(Some(3))
             .max_items(Some(3))
-            .description(Some("[sequenceNumber, HTTP status, the response body as a JSON string]"))
+            .description(Some(
+                "[sequenceNumber, HTTP status, the response body as a JSON string]",
+            ))
             .into()
     }
 }
@@ -779,7 +789,6 @@ pub struct Health {
     status: String,
     detail: Option<String>,
 }
-
 
 fn array_of(name: &str, min: usize, max: usize, description: &str) -> RefOr<Schema> {
     ArrayBuilder::new()
@@ -796,7 +805,12 @@ pub struct NewMessages;
 
 impl PartialSchema for NewMessages {
     fn schema() -> RefOr<Schema> {
-        array_of("NewMessage", 1, 10, "1 to 10 messages (limits.messages_per_request), all or none stored")
+        array_of(
+            "NewMessage",
+            1,
+            10,
+            "1 to 10 messages (limits.messages_per_request), all or none stored",
+        )
     }
 }
 
@@ -808,7 +822,12 @@ pub struct ImportItems;
 
 impl PartialSchema for ImportItems {
     fn schema() -> RefOr<Schema> {
-        array_of("ImportItem", 1, 100, "1 to 100 items (limits.messages_per_import), all or none stored")
+        array_of(
+            "ImportItem",
+            1,
+            100,
+            "1 to 100 items (limits.messages_per_import), all or none stored",
+        )
     }
 }
 
@@ -832,7 +851,12 @@ pub struct BatchBody;
 
 impl PartialSchema for BatchBody {
     fn schema() -> RefOr<Schema> {
-        array_of("BatchOperation", 1, 10, "1 to 10 operations, run one after the other")
+        array_of(
+            "BatchOperation",
+            1,
+            10,
+            "1 to 10 operations, run one after the other",
+        )
     }
 }
 
@@ -844,7 +868,12 @@ pub struct BatchAnswers;
 
 impl PartialSchema for BatchAnswers {
     fn schema() -> RefOr<Schema> {
-        array_of("BatchAnswer", 1, 10, "One answer per operation, in the batch's order")
+        array_of(
+            "BatchAnswer",
+            1,
+            10,
+            "One answer per operation, in the batch's order",
+        )
     }
 }
 
@@ -860,7 +889,9 @@ impl PartialSchema for UsersPut {
             .schema_type(Type::Object)
             .additional_properties(Some(RefOr::Ref(Ref::from_schema_name("UserPut"))))
             .max_properties(Some(100))
-            .description(Some("Up to 100 users (limits.users_per_batch), all or none written"))
+            .description(Some(
+                "Up to 100 users (limits.users_per_batch), all or none written",
+            ))
             .into()
     }
 }

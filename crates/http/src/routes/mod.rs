@@ -17,8 +17,8 @@ use crate::openapi::schemas::{
     User, UserConversationList, UserList, UserPut, UsersPut,
 };
 use crate::openapi::{
-    AppPath, BearerAuth, OptionalBodies, ConversationListQuery, ConversationPath, Failures, MessagePath, Page, ParticipantPath,
-    RestVersionHeader, UserConversationListQuery, UserPath,
+    AppPath, BearerAuth, ConversationListQuery, ConversationPath, Failures, MessagePath,
+    OptionalBodies, Page, ParticipantPath, RestVersionHeader, UserConversationListQuery, UserPath,
 };
 use crate::path::{
     conversation_id, import_conversation_id, legacy_key, message_id, participant_id, user_id,
@@ -201,7 +201,10 @@ fn operations() -> Vec<Operation> {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let mut resources: Vec<(String, Vec<actix_web::Route>)> = Vec::new();
     for operation in operations() {
-        match resources.iter_mut().find(|(path, _)| *path == operation.path) {
+        match resources
+            .iter_mut()
+            .find(|(path, _)| *path == operation.path)
+        {
             Some((_, routes)) => routes.push(operation.route),
             None => resources.push((operation.path, vec![operation.route])),
         }

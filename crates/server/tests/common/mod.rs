@@ -393,6 +393,8 @@ pub struct Process {
     pub child: Child,
     pub base: String,
     pub stdout: String,
+    /// Every line the process wrote to stderr (its log) so far.
+    pub stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Process {
@@ -417,12 +419,17 @@ impl Process {
         let mut child = cmd.spawn().expect("spawn parley");
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = mpsc::channel();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = lines.clone();
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                kept.lock().unwrap().push(line.clone());
                 if !sent {
                     if let Some(rest) = line.split("listening on ").nth(1) {
-                        let _ = tx.send(rest.trim().to_string());
+                        // Up to the end of the URL (a JSON log line goes on after it).
+                        let url = rest.split(['"', ' ']).next().unwrap_or(rest);
+                        let _ = tx.send(url.trim().to_string());
                         sent = true;
                     }
                 }
@@ -445,6 +452,7 @@ impl Process {
             child,
             base,
             stdout: String::new(),
+            stderr: lines,
         }
     }
 
