@@ -47,7 +47,8 @@ async fn stores() -> Option<Stores> {
         apps: store.clone(),
         events: store.clone(),
         reactions: store.clone(),
-        files: store,
+        files: store.clone(),
+        probe: store,
         cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(schema),
     })

@@ -14,7 +14,8 @@ async fn stores() -> Stores {
         apps: store.clone(),
         events: store.clone(),
         reactions: store.clone(),
-        files: store,
+        files: store.clone(),
+        probe: store,
         cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(()),
     }

@@ -774,3 +774,26 @@ pub async fn a_read_until_move_finds_the_newest_message_of_others_it_covers(s: &
         None
     );
 }
+
+pub async fn the_probe_is_ready_and_counts_the_outbox_backlog(s: &Stores) {
+    s.probe.ready().await.expect("a fresh store is ready");
+    assert_eq!(s.probe.outbox_backlog().await.unwrap(), 0);
+    one_pending(s, &["http://one", "http://two"]).await;
+    assert_eq!(s.probe.outbox_backlog().await.unwrap(), 2);
+    let claimed = s.events.claim_deliveries(100, 1000, 10).await.unwrap();
+    s.events
+        .finish_attempts(&[(
+            claimed[0].event_seq,
+            claimed[0].url.clone(),
+            AttemptOutcome::Delivered { status: 200 },
+        )])
+        .await
+        .unwrap();
+    assert_eq!(
+        s.probe.outbox_backlog().await.unwrap(),
+        1,
+        "delivered is no backlog"
+    );
+    let stats = s.probe.stats();
+    assert!(stats.idle <= stats.connections, "{stats:?}");
+}

@@ -25,6 +25,8 @@ pub struct Stores {
     pub events: Arc<dyn EventRepository>,
     pub reactions: Arc<dyn parley_domain::reactions::ReactionRepository>,
     pub files: Arc<dyn parley_domain::files::FileRepository>,
+    /// Readiness and figures (`/health/ready`, `/metrics`).
+    pub probe: Arc<dyn parley_domain::probe::StoreProbe>,
     /// Not part of the contract: the walk test needs one to drive the listing service.
     pub cursors: Arc<dyn CursorStore>,
     pub guard: Box<dyn Any + Send>,
@@ -101,6 +103,7 @@ macro_rules! contract_suite {
         $crate::event_cases!(
             $factory;
             events_are_stored_with_the_write_that_commits_and_not_with_one_that_fails,
+            the_probe_is_ready_and_counts_the_outbox_backlog,
             every_write_kind_records_its_events_atomically,
             the_log_is_ordered_filtered_paged_and_per_app,
             a_delivery_is_claimed_by_one_deliverer_until_its_lease_runs_out,
