@@ -8,6 +8,8 @@
 #   ST_EXAMPLES=200 scripts/schemathesis.sh
 #
 # PARLEY_BIN names the server binary (default target/debug/parley, built if missing).
+# PARLEY_ST_POSTGRES_URL runs the server on that PostgreSQL database instead, in a fresh schema
+# it creates (and drops afterwards).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,17 @@ if [[ ! -x "$BIN" ]]; then
 fi
 
 WORK=$(mktemp -d /tmp/parley-schemathesis.XXXXXX)
+DATABASE_URL="sqlite://$WORK/parley.db"
+BACKEND=SQLite
+SCHEMA=""
+if [[ -n "${PARLEY_ST_POSTGRES_URL:-}" ]]; then
+  PSQL=$(command -v psql || ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | tail -1)
+  SCHEMA="schemathesis_$$_$RANDOM"
+  BACKEND=PostgreSQL
+  "$PSQL" -q "$PARLEY_ST_POSTGRES_URL" -c "CREATE SCHEMA $SCHEMA"
+  case "$PARLEY_ST_POSTGRES_URL" in *\?*) SEP='&' ;; *) SEP='?' ;; esac
+  DATABASE_URL="${PARLEY_ST_POSTGRES_URL}${SEP}options=-csearch_path%3D$SCHEMA"
+fi
 PORT=$((20000 + RANDOM % 20000))
 KEY="sk_test_schemathesis_$RANDOM$RANDOM"
 BASE="http://127.0.0.1:$PORT"
@@ -34,7 +47,7 @@ host = "127.0.0.1"
 port = $PORT
 public_url = "$BASE"
 [database]
-url = "sqlite://$WORK/parley.db"
+url = "$DATABASE_URL"
 [files]
 dir = "$WORK/files"
 [apps.demo]
@@ -46,6 +59,9 @@ SERVER=$!
 cleanup() {
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
+  if [[ -n "$SCHEMA" ]]; then
+    "$PSQL" -q "$PARLEY_ST_POSTGRES_URL" -c "DROP SCHEMA $SCHEMA CASCADE" || true
+  fi
 }
 trap cleanup EXIT
 for _ in $(seq 1 100); do
@@ -83,7 +99,7 @@ values = ["alice", "bob"]
 values = ["$MESSAGE"]
 TOML
 
-echo "==> Schemathesis: ${ST_EXAMPLES:-25} examples per operation"
+echo "==> Schemathesis: ${ST_EXAMPLES:-25} examples per operation, the server on $BACKEND"
 # The event stream never ends by design; its filters are the log's, fuzzed on /events.
 "$VENV/bin/st" --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
   --url "$BASE" \

@@ -75,5 +75,8 @@ fi
 
 echo "==> Schemathesis: the OpenAPI document against the real server (contract fuzzing)"
 scripts/schemathesis.sh
+if [[ -n "${PARLEY_TEST_POSTGRES_URL:-}" ]]; then
+  PARLEY_ST_POSTGRES_URL=$PARLEY_TEST_POSTGRES_URL scripts/schemathesis.sh
+fi
 
 echo "==> all checks passed"
