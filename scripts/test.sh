@@ -21,7 +21,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 if [[ -z "${PARLEY_TEST_POSTGRES_URL:-}" ]]; then
   PG_DIR="/tmp/parley-test-pg-$$"
-  PG_PORT=$((20000 + RANDOM % 20000))
+  PG_PORT=$((20000 + RANDOM % 12000))  # below the ephemeral ports (32768 up)
   if PG_ENV=$(scripts/pg-throwaway.sh start "$PG_DIR" "$PG_PORT" 2>/tmp/parley-test-pg-$$.err); then
     PG_STARTED=1
     trap 'scripts/pg-throwaway.sh stop "$PG_DIR"' EXIT
@@ -41,7 +41,7 @@ fi
 
 # The S3-compatible server for the file-store pass (moto, from PyPI in a virtualenv).
 if [[ -z "${PARLEY_TEST_S3_ENDPOINT:-}" ]]; then
-  S3_PORT=$((20000 + RANDOM % 20000))
+  S3_PORT=$((20000 + RANDOM % 12000))  # below the ephemeral ports (32768 up)
   if S3_ENV=$(scripts/s3-throwaway.sh start "$S3_PORT"); then
     S3_PID=$(sed -n 's/^PARLEY_S3_PID=//p' <<<"$S3_ENV")
     PARLEY_TEST_S3_ENDPOINT=$(sed -n 's/^PARLEY_S3_ENDPOINT=//p' <<<"$S3_ENV")

@@ -17,6 +17,25 @@ fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/pg-throwaway.sh")
 }
 
+/// Like [`cluster`], `None` when the script fails (its stderr is printed).
+fn try_cluster(args: &[&str]) -> Option<String> {
+    let out = Command::new("bash")
+        .arg(script())
+        .args(args)
+        .env("PG_DURABLE", "1")
+        .output()
+        .expect("run pg-throwaway.sh");
+    if out.status.success() {
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        eprintln!(
+            "pg-throwaway.sh {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        None
+    }
+}
+
 fn cluster(args: &[&str]) -> String {
     // Durable settings: the outage is an immediate shutdown, and what was acknowledged before
     // it must be there after it.
@@ -82,13 +101,23 @@ fn an_outage_gives_503_and_the_server_recovers_by_itself() {
         eprintln!("(the PostgreSQL outage test runs in the first pass, not again here)");
         return;
     }
-    let dir = format!(
-        "/tmp/parley-outage-{}-{}",
-        std::process::id(),
-        rand::random::<u32>()
-    );
-    let port = 20000 + rand::random::<u16>() % 20000;
-    let env = cluster(&["start", &dir, &port.to_string()]);
+    // A free port below the ephemeral range (32768 up), where clients' own ports come from; a
+    // port taken meanwhile by something else is tried again with another.
+    let (dir, env) = (0..5)
+        .find_map(|_| {
+            let dir = format!(
+                "/tmp/parley-outage-{}-{}",
+                std::process::id(),
+                rand::random::<u32>()
+            );
+            let port = 20000 + rand::random::<u16>() % 12000;
+            let started = try_cluster(&["start", &dir, &port.to_string()]);
+            if started.is_none() {
+                let _ = try_cluster(&["stop", &dir]);
+            }
+            started.map(|env| (dir, env))
+        })
+        .expect("a throwaway cluster starts on one of five ports");
     let _cluster = Cluster(dir.clone());
     let url = env
         .lines()
