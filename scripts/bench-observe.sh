@@ -29,7 +29,7 @@ target/release/parley-seed --db "$DIR/observe.db" --conversations "$N" --depth 1
 start() {
   PARLEY__DATABASE__URL="sqlite://$PWD/$DIR/observe.db" PARLEY__SERVER__PORT=$PORT \
     PARLEY__APPS__BENCH__SECRET_KEY=$KEY PARLEY__LOG__LEVEL=$1 PARLEY__LOG__FORMAT=$2 \
-    RUST_LOG= target/release/parley >/dev/null 2>"$DIR/observe.log" &
+    env -u RUST_LOG target/release/parley >/dev/null 2>"$DIR/observe.log" &
   PID=$!
   trap 'kill $PID 2>/dev/null || true' EXIT
   wait_for "$PORT"

@@ -37,11 +37,18 @@ enum Command {
 
 /// Logs to stderr: human-readable text, or one JSON object per line (`log.format = "json"`)
 /// with the fields of the spans it happened in (the request's ID among them).
-fn init_logging(level: &str, json: bool) {
+///
+/// Lines go through a writer thread (requests never wait for stderr); it blocks a logger only
+/// when 128k lines are waiting, so none is dropped, and the returned guard flushes it at exit.
+fn init_logging(level: &str, json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("parley-log")
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if json {
         builder
             .json()
@@ -51,6 +58,7 @@ fn init_logging(level: &str, json: bool) {
     } else {
         builder.with_ansi(std::io::stderr().is_terminal()).init();
     }
+    guard
 }
 
 fn write_openapi(out: Option<&std::path::Path>) -> ExitCode {
@@ -126,7 +134,7 @@ fn main() -> ExitCode {
         }
     };
     // Checked with the other settings when they were loaded.
-    init_logging(&settings.log.level, settings.log.format == "json");
+    let _flushed_at_exit = init_logging(&settings.log.level, settings.log.format == "json");
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi { .. } => {}
         Command::Serve => {
