@@ -21,7 +21,7 @@ if [[ ! -x "$VENV/bin/st" || ! -x "$VENV/bin/openapi-spec-validator" ]]; then
     "schemathesis==4.32.5" "openapi-spec-validator==0.7.2"
 fi
 
-BIN="${PARLEY_BIN:-target/debug/parley}"
+BIN="${PARLEY_BIN:-${CARGO_TARGET_DIR:-target}/debug/parley}"
 if [[ ! -x "$BIN" ]]; then
   cargo build --locked -p parley_server
 fi
