@@ -4,6 +4,7 @@
 //! Nothing here knows about HTTP, SQL or configuration files.
 
 pub mod app;
+pub mod archive;
 pub mod clock;
 pub mod content;
 pub mod conversation;

@@ -19,6 +19,7 @@ pub mod version;
 
 pub use auth::Authenticator;
 pub use body::BodyPolicy;
+pub use dto::archive;
 pub use dto::FileUrls;
 pub use error::ApiError;
 pub use metrics::Metrics;

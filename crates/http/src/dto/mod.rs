@@ -15,6 +15,7 @@ use parley_domain::{
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 
+pub mod archive;
 mod imports;
 
 pub use imports::import_items;

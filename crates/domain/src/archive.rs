@@ -1,0 +1,465 @@
+//! Whole apps in and out: the records an export holds, and how they are written back.
+//!
+//! A [`Record`] is one thing of an app as it is stored: a user, a conversation's own fields,
+//! one participant (also one with access `None`, whom the REST API does not show), a message
+//! (with its ID, times, origin and content), a reaction, or a file with its bytes. [`Restorer`]
+//! writes records through the repository ports, so it works on every backend and while servers
+//! run on the same database. Every write is idempotent: restoring the same records again
+//! changes nothing, so an interrupted import or migration is simply run again.
+
+use std::sync::Arc;
+
+use crate::error::{RepositoryError, ServiceError};
+use crate::files::{FileRepository, FileStore, StoredFile};
+use crate::import::ImportRecord;
+use crate::message::{Message, MessageId, MessageRecord};
+use crate::ports::{ConversationRepository, MessageRepository, UserRepository, UserWrite};
+use crate::reactions::{Added, Emoji, ReactionRepository};
+use crate::{AppId, Conversation, ConversationId, Participant, User, UserId};
+
+/// One record of an app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Record {
+    User(User),
+    /// The conversation's own fields; its participants are records of their own.
+    Conversation(Conversation),
+    Participant {
+        conversation: ConversationId,
+        user: UserId,
+        participant: Participant,
+    },
+    Message(Message),
+    Reaction {
+        conversation: ConversationId,
+        message: MessageId,
+        emoji: Emoji,
+        user: UserId,
+        created_at: i64,
+    },
+    /// A file and its bytes (before the messages that use it).
+    File { file: StoredFile, bytes: Vec<u8> },
+}
+
+impl Record {
+    /// `user`, `conversation`, `participant`, `message`, `reaction` or `file`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Record::User(_) => "user",
+            Record::Conversation(_) => "conversation",
+            Record::Participant { .. } => "participant",
+            Record::Message(_) => "message",
+            Record::Reaction { .. } => "reaction",
+            Record::File { .. } => "file",
+        }
+    }
+}
+
+/// How many records a restore wrote, and how many were there already.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Restored {
+    pub written: u64,
+    pub unchanged: u64,
+}
+
+impl std::ops::AddAssign for Restored {
+    fn add_assign(&mut self, other: Self) {
+        self.written += other.written;
+        self.unchanged += other.unchanged;
+    }
+}
+
+/// The idempotency key a restored message is imported under: its ID, so that a message is
+/// stored once however often it is restored.
+fn restore_key(id: &MessageId) -> String {
+    format!("parley-restore:{id}")
+}
+
+/// How often a write that lost a race to a concurrent writer is tried again.
+const ATTEMPTS: usize = 20;
+
+/// Writes records through the ports.
+#[derive(Clone)]
+pub struct Restorer {
+    conversations: Arc<dyn ConversationRepository>,
+    messages: Arc<dyn MessageRepository>,
+    users: Arc<dyn UserRepository>,
+    reactions: Arc<dyn ReactionRepository>,
+    files: Arc<dyn FileRepository>,
+    store: Arc<dyn FileStore>,
+}
+
+impl std::fmt::Debug for Restorer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Restorer").finish_non_exhaustive()
+    }
+}
+
+fn missing(what: &str, id: &str) -> ServiceError {
+    ServiceError::Invalid(crate::Invalid::field(
+        crate::InvalidCode::InvalidField,
+        what,
+        format!("`{id}` does not exist here; its record must come first"),
+    ))
+}
+
+impl Restorer {
+    pub fn new(
+        conversations: Arc<dyn ConversationRepository>,
+        messages: Arc<dyn MessageRepository>,
+        users: Arc<dyn UserRepository>,
+        reactions: Arc<dyn ReactionRepository>,
+        files: Arc<dyn FileRepository>,
+        store: Arc<dyn FileStore>,
+    ) -> Self {
+        Self {
+            conversations,
+            messages,
+            users,
+            reactions,
+            files,
+            store,
+        }
+    }
+
+    /// Writes `records` of `app` in order, consecutive users in one write and consecutive
+    /// messages of one conversation in one transaction.
+    ///
+    /// # Errors
+    /// A record that cannot be written (its conversation or message is missing, a message's
+    /// sender is not a participant): `Invalid` naming it; what came before it stays written,
+    /// and restoring again continues where it stopped. `Repository` for storage failures.
+    pub async fn restore(&self, app: &AppId, records: &[Record]) -> Result<Restored, ServiceError> {
+        let mut done = Restored::default();
+        let mut i = 0;
+        while i < records.len() {
+            let run_end = |same: &dyn Fn(&Record) -> bool| {
+                records[i..]
+                    .iter()
+                    .position(|r| !same(r))
+                    .map_or(records.len(), |n| i + n)
+            };
+            match &records[i] {
+                Record::User(_) => {
+                    let end = run_end(&|r| matches!(r, Record::User(_)));
+                    done += self.users(app, &records[i..end]).await?;
+                    i = end;
+                }
+                Record::Message(first) => {
+                    let conversation = first.conversation_id.clone();
+                    let end = run_end(
+                        &|r| matches!(r, Record::Message(m) if m.conversation_id == conversation),
+                    );
+                    done += self
+                        .messages(app, &conversation, &records[i..end])
+                        .await?;
+                    i = end;
+                }
+                Record::Participant {
+                    conversation: first,
+                    ..
+                } => {
+                    let first = first.clone();
+                    let end = run_end(
+                        &|r| matches!(r, Record::Participant { conversation, .. } if *conversation == first),
+                    );
+                    done += self.participants(app, &first, &records[i..end]).await?;
+                    i = end;
+                }
+                Record::Conversation(c) => {
+                    done += self.conversation(app, c).await?;
+                    i += 1;
+                }
+                Record::Reaction {
+                    conversation,
+                    message,
+                    emoji,
+                    user,
+                    created_at,
+                } => {
+                    done += self
+                        .reaction(app, conversation, message, emoji, user, *created_at)
+                        .await?;
+                    i += 1;
+                }
+                Record::File { file, bytes } => {
+                    done += self.file(app, file, bytes).await?;
+                    i += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn users(&self, app: &AppId, records: &[Record]) -> Result<Restored, ServiceError> {
+        for _ in 0..ATTEMPTS {
+            let mut writes = Vec::new();
+            let mut unchanged = 0;
+            for record in records {
+                let Record::User(user) = record else { continue };
+                match self.users.find_user(app, &user.id).await? {
+                    Some(found) if found.value == *user => unchanged += 1,
+                    found => writes.push(UserWrite {
+                        expected_version: found.map(|f| f.version),
+                        user: user.clone(),
+                    }),
+                }
+            }
+            let written = writes.len() as u64;
+            if writes.is_empty() {
+                return Ok(Restored {
+                    written,
+                    unchanged,
+                });
+            }
+            match self.users.save_users(app, &writes).await {
+                Ok(()) => {
+                    return Ok(Restored {
+                        written,
+                        unchanged,
+                    })
+                }
+                Err(RepositoryError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    async fn conversation(&self, app: &AppId, c: &Conversation) -> Result<Restored, ServiceError> {
+        for _ in 0..ATTEMPTS {
+            let outcome = match self.conversations.find(app, &c.id).await? {
+                None => {
+                    let mut new = c.clone();
+                    new.participants.clear();
+                    new.last_message = None;
+                    self.conversations.insert(app, &new).await
+                }
+                Some(found) => {
+                    let mut after = found.value.clone();
+                    after.subject.clone_from(&c.subject);
+                    after.topic_id.clone_from(&c.topic_id);
+                    after.photo_url.clone_from(&c.photo_url);
+                    after.welcome_messages.clone_from(&c.welcome_messages);
+                    after.custom.clone_from(&c.custom);
+                    after.created_at = c.created_at;
+                    if after == found.value {
+                        return Ok(Restored {
+                            written: 0,
+                            unchanged: 1,
+                        });
+                    }
+                    self.conversations.update(app, &found, &after).await
+                }
+            };
+            match outcome {
+                Ok(()) => {
+                    return Ok(Restored {
+                        written: 1,
+                        unchanged: 0,
+                    })
+                }
+                Err(RepositoryError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    async fn participants(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[Record],
+    ) -> Result<Restored, ServiceError> {
+        for _ in 0..ATTEMPTS {
+            let Some(found) = self.conversations.find(app, conversation).await? else {
+                return Err(missing("conversationId", conversation.as_str()));
+            };
+            let mut after = found.value.clone();
+            let mut done = Restored::default();
+            for record in records {
+                let Record::Participant {
+                    user, participant, ..
+                } = record
+                else {
+                    continue;
+                };
+                let mut wanted = *participant;
+                let before = after.participants.get(user).copied();
+                wanted.read_mark = wanted
+                    .read_mark
+                    .max(before.map_or(wanted.read_until, |b| b.read_mark));
+                if before == Some(wanted) {
+                    done.unchanged += 1;
+                } else {
+                    after.participants.insert(user.clone(), wanted);
+                    done.written += 1;
+                }
+            }
+            if done.written == 0 {
+                return Ok(done);
+            }
+            match self.conversations.update(app, &found, &after).await {
+                Ok(()) => return Ok(done),
+                Err(RepositoryError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    async fn messages(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        records: &[Record],
+    ) -> Result<Restored, ServiceError> {
+        let imports: Vec<ImportRecord> = records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Message(m) => Some(ImportRecord {
+                    record: MessageRecord {
+                        message: m.clone(),
+                        idempotency_key: Some(restore_key(&m.id)),
+                    },
+                    read_by: Vec::new(),
+                }),
+                _ => None,
+            })
+            .collect();
+        // Those stored already (restored before, or there from the start) are left as they are.
+        let mut fresh = Vec::with_capacity(imports.len());
+        for import in imports {
+            if self
+                .messages
+                .find_message(app, conversation, &import.message().id)
+                .await?
+                .is_none()
+            {
+                fresh.push(import);
+            }
+        }
+        let before = (records.len() - fresh.len()) as u64;
+        let imports = fresh;
+        if imports.is_empty() {
+            return Ok(Restored {
+                written: 0,
+                unchanged: before,
+            });
+        }
+        for _ in 0..ATTEMPTS {
+            match self
+                .messages
+                .import_messages(app, conversation, &imports, 0)
+                .await
+            {
+                Ok(Some(_)) => {
+                    return Ok(Restored {
+                        written: imports.len() as u64,
+                        unchanged: before,
+                    });
+                }
+                Ok(None) => return Err(missing("conversationId", conversation.as_str())),
+                Err(RepositoryError::Conflict) => {
+                    // A sender not on record is a conflict too: tell it apart from a race.
+                    let Some(found) = self.conversations.find(app, conversation).await? else {
+                        return Err(missing("conversationId", conversation.as_str()));
+                    };
+                    if let Some(m) = imports.iter().map(ImportRecord::message).find(|m| {
+                        m.sender
+                            .as_ref()
+                            .is_some_and(|s| !found.value.participants.contains_key(s))
+                    }) {
+                        return Err(ServiceError::Invalid(crate::Invalid::field(
+                            crate::InvalidCode::InvalidField,
+                            "senderId",
+                            format!(
+                                "message {}: its sender is no participant of {conversation} \
+                                 (its participant record must come first)",
+                                m.id
+                            ),
+                        )));
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(ServiceError::Busy)
+    }
+
+    async fn reaction(
+        &self,
+        app: &AppId,
+        conversation: &ConversationId,
+        message: &MessageId,
+        emoji: &Emoji,
+        user: &UserId,
+        at: i64,
+    ) -> Result<Restored, ServiceError> {
+        match self
+            .reactions
+            .add_reaction(app, conversation, message, emoji, user, at, usize::MAX, &[])
+            .await?
+        {
+            Added::Added => Ok(Restored {
+                written: 1,
+                unchanged: 0,
+            }),
+            Added::AlreadyThere => Ok(Restored {
+                written: 0,
+                unchanged: 1,
+            }),
+            Added::LimitReached => Err(ServiceError::Busy),
+            Added::NoMessage => Err(missing("messageId", message.as_str())),
+        }
+    }
+
+    async fn file(
+        &self,
+        app: &AppId,
+        file: &StoredFile,
+        bytes: &[u8],
+    ) -> Result<Restored, ServiceError> {
+        if let Some(found) = self.files.find_file(&file.token).await? {
+            if found.app != *app {
+                return Err(ServiceError::Invalid(crate::Invalid::field(
+                    crate::InvalidCode::InvalidField,
+                    "fileToken",
+                    "belongs to another app here",
+                )));
+            }
+            return Ok(Restored {
+                written: 0,
+                unchanged: 1,
+            });
+        }
+        let body: crate::files::ByteStream =
+            Box::pin(Once(Some(bytes::Bytes::copy_from_slice(bytes))));
+        self.store
+            .put(&file.token, body, u64::MAX)
+            .await
+            .map_err(|e| ServiceError::Repository(RepositoryError::Unavailable(e.to_string())))?;
+        let mut record = file.clone();
+        record.app = app.clone();
+        record.size = bytes.len() as u64;
+        self.files.insert_file(&record).await?;
+        Ok(Restored {
+            written: 1,
+            unchanged: 0,
+        })
+    }
+}
+
+/// A stream of one chunk.
+struct Once(Option<bytes::Bytes>);
+
+impl futures_core::Stream for Once {
+    type Item = Result<bytes::Bytes, crate::files::FileStoreError>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        std::task::Poll::Ready(self.0.take().map(Ok))
+    }
+}
