@@ -37,7 +37,10 @@ pub enum Record {
         created_at: i64,
     },
     /// A file and its bytes (before the messages that use it).
-    File { file: StoredFile, bytes: Vec<u8> },
+    File {
+        file: StoredFile,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Record {
@@ -149,9 +152,7 @@ impl Restorer {
                     let end = run_end(
                         &|r| matches!(r, Record::Message(m) if m.conversation_id == conversation),
                     );
-                    done += self
-                        .messages(app, &conversation, &records[i..end])
-                        .await?;
+                    done += self.messages(app, &conversation, &records[i..end]).await?;
                     i = end;
                 }
                 Record::Participant {
@@ -206,18 +207,10 @@ impl Restorer {
             }
             let written = writes.len() as u64;
             if writes.is_empty() {
-                return Ok(Restored {
-                    written,
-                    unchanged,
-                });
+                return Ok(Restored { written, unchanged });
             }
             match self.users.save_users(app, &writes).await {
-                Ok(()) => {
-                    return Ok(Restored {
-                        written,
-                        unchanged,
-                    })
-                }
+                Ok(()) => return Ok(Restored { written, unchanged }),
                 Err(RepositoryError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }

@@ -2,6 +2,7 @@
 //! the HTTP layer and runs it.
 
 pub mod background;
+pub mod cli;
 pub mod settings;
 
 use std::collections::HashMap;
@@ -47,20 +48,21 @@ pub struct Running {
     pub dev_app: Option<(AppId, SecretKey)>,
 }
 
-struct Ports {
-    conversations: Arc<dyn ConversationRepository>,
-    messages: Arc<dyn MessageRepository>,
-    users: Arc<dyn UserRepository>,
-    apps: Arc<dyn AppRepository>,
+/// Every port of the storage `database.url` names (the server's, and the command-line tools').
+pub struct Ports {
+    pub conversations: Arc<dyn ConversationRepository>,
+    pub messages: Arc<dyn MessageRepository>,
+    pub users: Arc<dyn UserRepository>,
+    pub apps: Arc<dyn AppRepository>,
     /// The outbox's reading side: the event log and the webhook deliveries.
-    events: Arc<dyn EventRepository>,
+    pub events: Arc<dyn EventRepository>,
     /// Where served pages of conversation lists ended: in this process, or (PostgreSQL) in the
     /// database, shared by every server on it.
-    cursors: Arc<dyn CursorStore>,
-    reactions: Arc<dyn ReactionRepository>,
-    files: Arc<dyn FileRepository>,
+    pub cursors: Arc<dyn CursorStore>,
+    pub reactions: Arc<dyn ReactionRepository>,
+    pub files: Arc<dyn FileRepository>,
     /// Readiness and pool figures of the store.
-    probe: Arc<dyn StoreProbe>,
+    pub probe: Arc<dyn StoreProbe>,
 }
 
 impl Ports {
@@ -111,7 +113,11 @@ where
     Ok(Arc::new(store))
 }
 
-async fn open_storage(settings: &Settings, storage: Storage) -> anyhow::Result<Ports> {
+/// Opens the storage `storage` with `settings` (running migrations).
+///
+/// # Errors
+/// When it cannot be opened.
+pub async fn open_storage(settings: &Settings, storage: Storage) -> anyhow::Result<Ports> {
     let pool_size = settings.database.pool_size;
     let connection_timeout = Duration::from_secs(settings.database.connection_timeout_secs);
     match storage {
@@ -177,7 +183,10 @@ async fn app_keys(
 
 /// The file store `files.url` (S3-compatible) or `files.dir` names.
 /// With `database.url = "memory://"` and no `files.url`, files are kept in memory too.
-fn open_files(settings: &Settings, in_memory: bool) -> anyhow::Result<Arc<dyn FileStore>> {
+///
+/// # Errors
+/// When the store cannot be opened.
+pub fn open_files(settings: &Settings, in_memory: bool) -> anyhow::Result<Arc<dyn FileStore>> {
     let files = &settings.files;
     let store = if files.url.trim().is_empty() && in_memory {
         Ok(ObjectFiles::in_memory())

@@ -27,6 +27,45 @@ struct Cli {
 enum Command {
     /// Run the server (the default).
     Serve,
+    /// Write an app (or every configured app) as JSON Lines: users, conversations,
+    /// participants, messages, reactions and files (docs/migrating.md).
+    Export {
+        /// The app to export; default: every app of the configuration.
+        #[arg(long, value_name = "ID")]
+        app: Option<String>,
+        /// The file to write; `-` or nothing: standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Read the JSON Lines of `parley export` into the database (idempotent).
+    Import {
+        /// The file to read; `-`: standard input.
+        file: PathBuf,
+    },
+    /// Copy an app from a TalkJS-compatible REST API (TalkJS, or another Parley) into the
+    /// database; run it again after an interruption.
+    Migrate {
+        /// The source's base URL, e.g. https://api.talkjs.com
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The app ID at the source.
+        #[arg(long, value_name = "ID")]
+        app: String,
+        /// The source app's secret key.
+        #[arg(
+            long,
+            value_name = "KEY",
+            env = "PARLEY_MIGRATE_KEY",
+            hide_env_values = true
+        )]
+        key: String,
+        /// The app to write into here; default: the same ID.
+        #[arg(long, value_name = "ID")]
+        to_app: Option<String>,
+        /// Conversations migrated at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Print the OpenAPI 3.1 document of this build (as served at GET /openapi.json).
     Openapi {
         /// Write it to this file instead of standard output (docs/openapi.json in the repository).
@@ -59,6 +98,27 @@ fn init_logging(level: &str, json: bool) -> tracing_appender::non_blocking::Work
         builder.with_ansi(std::io::stderr().is_terminal()).init();
     }
     guard
+}
+
+/// Runs a command-line tool to its end on a runtime of its own.
+fn tool(work: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("parley: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("parley: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn write_openapi(out: Option<&std::path::Path>) -> ExitCode {
@@ -134,9 +194,48 @@ fn main() -> ExitCode {
         }
     };
     // Checked with the other settings when they were loaded.
-    let _flushed_at_exit = init_logging(&settings.log.level, settings.log.format == "json");
+    // The tools show progress on stderr: only warnings and errors are logged beside it.
+    let level = match cli.command {
+        None | Some(Command::Serve) => settings.log.level.as_str(),
+        Some(_) => "warn",
+    };
+    let _flushed_at_exit = init_logging(level, settings.log.format == "json");
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi { .. } => {}
+        Command::Export { app, out } => {
+            return tool(parley_server::cli::export::run(
+                &settings,
+                app.as_deref(),
+                out.as_deref(),
+            ));
+        }
+        Command::Import { file } => {
+            return tool(async {
+                parley_server::cli::import::run(&settings, &file)
+                    .await
+                    .map(|_| ())
+            });
+        }
+        Command::Migrate {
+            from,
+            app,
+            key,
+            to_app,
+            concurrency,
+        } => {
+            let options = parley_server::cli::migrate::Options {
+                from,
+                app,
+                key,
+                to_app,
+                concurrency,
+            };
+            return tool(async {
+                parley_server::cli::migrate::run(&settings, &options)
+                    .await
+                    .map(|_| ())
+            });
+        }
         Command::Serve => {
             let result = actix_web::rt::System::new().block_on(serve(settings));
             if let Err(err) = result {

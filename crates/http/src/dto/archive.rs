@@ -261,7 +261,11 @@ pub fn participant_from_rest(value: &Value, at: &str) -> Result<Participant, Str
         Value::Bool(true) => Notify::On,
         Value::Bool(false) => Notify::Off,
         Value::String(s) if s == "MentionsOnly" => Notify::MentionsOnly,
-        _ => return Err(format!("{at}.notify: must be true, false or \"MentionsOnly\"")),
+        _ => {
+            return Err(format!(
+                "{at}.notify: must be true, false or \"MentionsOnly\""
+            ))
+        }
     };
     let read_until = f.opt_int("readUntil")?.unwrap_or(0);
     Ok(Participant {

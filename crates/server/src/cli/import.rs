@@ -1,0 +1,144 @@
+//! `parley import FILE`: reads the JSON Lines of `parley export` (or `-` for stdin) into the
+//! database, a batch of lines at a time. A batch with a bad line is reported (every bad line,
+//! with its number) and none of it is written; the import goes on with the next batch and
+//! exits with an error at the end. Importing the same file again changes nothing.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::Context;
+use parley_domain::archive::{Record, Restored};
+use parley_domain::AppId;
+use parley_http::archive::decode;
+
+use super::{Opened, Progress};
+use crate::Settings;
+
+/// Lines read and checked before any of them is written.
+pub const BATCH: usize = 1000;
+
+/// What an import did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub restored: Restored,
+    pub bad_lines: u64,
+}
+
+fn counter(record: &Record) -> usize {
+    match record {
+        Record::User(_) => 0,
+        Record::Conversation(_) => 1,
+        Record::Message(_) => 2,
+        _ => 3,
+    }
+}
+
+/// Runs `parley import`.
+///
+/// # Errors
+/// When the file cannot be read, a line is bad (after the whole file was read), or a record
+/// cannot be stored (at once, naming its line: fix it and run again).
+pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<Summary> {
+    let opened = Opened::open(settings).await?;
+    let restorer = opened.restorer();
+    let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
+        ))
+    };
+    let mut progress = Progress::new(&["users", "conversations", "messages", "other records"]);
+    let mut summary = Summary::default();
+    let mut batch: Vec<(u64, AppId, Record)> = Vec::with_capacity(BATCH);
+    let mut bad: Vec<(u64, String)> = Vec::new();
+    let mut lines = input.lines();
+    let mut number = 0_u64;
+    loop {
+        let next = lines.next();
+        let ended = next.is_none();
+        if let Some(line) = next {
+            number += 1;
+            let line = line.with_context(|| format!("cannot read line {number}"))?;
+            if !line.trim().is_empty() {
+                match decode(&line) {
+                    Ok((app, record)) => batch.push((number, app, record)),
+                    Err(why) => bad.push((number, why)),
+                }
+            }
+        }
+        let full = batch.len() + bad.len() >= BATCH;
+        if !(full || ended) {
+            continue;
+        }
+        if bad.is_empty() {
+            write(&restorer, &batch, &mut progress, &mut summary).await?;
+        } else {
+            for (n, why) in &bad {
+                eprintln!("line {n}: {why}");
+            }
+            summary.bad_lines += bad.len() as u64;
+            let first = batch.first().map_or(bad[0].0, |b| b.0.min(bad[0].0));
+            eprintln!(
+                "lines {first} to {number}: not imported ({} bad line(s) in this batch)",
+                bad.len()
+            );
+            bad.clear();
+        }
+        batch.clear();
+        if ended {
+            break;
+        }
+    }
+    progress.finish("imported");
+    eprintln!(
+        "{} records written, {} there already",
+        summary.restored.written, summary.restored.unchanged
+    );
+    if summary.bad_lines > 0 {
+        anyhow::bail!(
+            "{} bad line(s); their batches were not imported",
+            summary.bad_lines
+        );
+    }
+    Ok(summary)
+}
+
+/// Writes one checked batch, app by app in file order.
+async fn write(
+    restorer: &parley_domain::archive::Restorer,
+    batch: &[(u64, AppId, Record)],
+    progress: &mut Progress,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let mut i = 0;
+    while i < batch.len() {
+        let app = &batch[i].1;
+        let end = batch[i..]
+            .iter()
+            .position(|(_, a, _)| a != app)
+            .map_or(batch.len(), |n| i + n);
+        // One record at a time on failure, to name its line.
+        let records: Vec<Record> = batch[i..end].iter().map(|(_, _, r)| r.clone()).collect();
+        match restorer.restore(app, &records).await {
+            Ok(done) => summary.restored += done,
+            Err(_) => {
+                for (n, app, record) in &batch[i..end] {
+                    let done = restorer
+                        .restore(app, std::slice::from_ref(record))
+                        .await
+                        .with_context(|| {
+                            format!("line {n}: cannot store this {}", record.kind())
+                        })?;
+                    summary.restored += done;
+                }
+            }
+        }
+        for (_, _, record) in &batch[i..end] {
+            progress.add(counter(record), 1);
+        }
+        i = end;
+    }
+    Ok(())
+}
