@@ -7,6 +7,7 @@ use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::Context;
+use futures_util::StreamExt;
 use parley_domain::archive::{Record, Restored};
 use parley_domain::AppId;
 use parley_http::archive::decode;
@@ -16,6 +17,8 @@ use crate::Settings;
 
 /// Lines read and checked before any of them is written.
 pub const BATCH: usize = 1000;
+/// Groups of records (a conversation and what belongs to it) written at once.
+const CONCURRENCY: usize = 16;
 
 /// What an import did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +52,13 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<Summary> {
             std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
         ))
     };
-    let mut progress = Progress::new(&["users", "conversations", "messages", "other records"]);
+    let mut progress =
+        Progress::new(&["users", "conversations", "messages", "other records", "bytes read"]);
+    if let Ok(meta) = std::fs::metadata(file) {
+        if meta.is_file() {
+            progress.set_total(4, meta.len());
+        }
+    }
     let mut summary = Summary::default();
     let mut batch: Vec<(u64, AppId, Record)> = Vec::with_capacity(BATCH);
     let mut bad: Vec<(u64, String)> = Vec::new();
@@ -61,6 +70,7 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<Summary> {
         if let Some(line) = next {
             number += 1;
             let line = line.with_context(|| format!("cannot read line {number}"))?;
+            progress.add(4, line.len() as u64 + 1);
             if !line.trim().is_empty() {
                 match decode(&line) {
                     Ok((app, record)) => batch.push((number, app, record)),
@@ -105,40 +115,69 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
-/// Writes one checked batch, app by app in file order.
+/// Writes one checked batch. Its records are split into groups that do not depend on each
+/// other: the users, and each conversation with its participants, files, messages and
+/// reactions (in file order within the group). Up to [`CONCURRENCY`] groups are written at
+/// once (group commit on SQLite, parallel transactions on PostgreSQL), and the whole batch is
+/// written before the next one starts, so a conversation split by the batch boundary is
+/// written in order.
 async fn write(
     restorer: &parley_domain::archive::Restorer,
     batch: &[(u64, AppId, Record)],
     progress: &mut Progress,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    let mut i = 0;
-    while i < batch.len() {
-        let app = &batch[i].1;
-        let end = batch[i..]
-            .iter()
-            .position(|(_, a, _)| a != app)
-            .map_or(batch.len(), |n| i + n);
-        // One record at a time on failure, to name its line.
-        let records: Vec<Record> = batch[i..end].iter().map(|(_, _, r)| r.clone()).collect();
-        match restorer.restore(app, &records).await {
-            Ok(done) => summary.restored += done,
-            Err(_) => {
-                for (n, app, record) in &batch[i..end] {
-                    let done = restorer
-                        .restore(app, std::slice::from_ref(record))
-                        .await
-                        .with_context(|| {
-                            format!("line {n}: cannot store this {}", record.kind())
-                        })?;
-                    summary.restored += done;
+    let mut groups: Vec<((AppId, Option<String>), Vec<&(u64, AppId, Record)>)> = Vec::new();
+    let mut current: Option<String> = None;
+    for entry in batch {
+        let (_, app, record) = entry;
+        let key = match record {
+            Record::User(_) => None,
+            Record::Conversation(c) => Some(c.id.as_str().to_owned()),
+            Record::Participant { conversation, .. } | Record::Reaction { conversation, .. } => {
+                Some(conversation.as_str().to_owned())
+            }
+            Record::Message(m) => Some(m.conversation_id.as_str().to_owned()),
+            // A file belongs to the conversation whose messages follow it.
+            Record::File { .. } => current.clone(),
+        };
+        if key.is_some() {
+            current.clone_from(&key);
+        }
+        let key = (app.clone(), key);
+        match groups.iter_mut().rev().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(entry),
+            None => groups.push((key, vec![entry])),
+        }
+    }
+    let results: Vec<anyhow::Result<Restored>> = futures_util::stream::iter(groups.iter())
+        .map(|((app, _), members)| async move {
+            let records: Vec<Record> = members.iter().map(|(_, _, r)| r.clone()).collect();
+            match restorer.restore(app, &records).await {
+                Ok(done) => Ok(done),
+                // One record at a time, to name the line that cannot be stored.
+                Err(_) => {
+                    let mut done = Restored::default();
+                    for (n, app, record) in members {
+                        done += restorer
+                            .restore(app, std::slice::from_ref(record))
+                            .await
+                            .with_context(|| {
+                                format!("line {n}: cannot store this {}", record.kind())
+                            })?;
+                    }
+                    Ok(done)
                 }
             }
-        }
-        for (_, _, record) in &batch[i..end] {
-            progress.add(counter(record), 1);
-        }
-        i = end;
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    for result in results {
+        summary.restored += result?;
+    }
+    for (_, _, record) in batch {
+        progress.add(counter(record), 1);
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ use futures_util::{stream, StreamExt};
 use parley_domain::archive::{Record, Restored, Restorer};
 use parley_domain::files::StoredFile;
 use parley_domain::reactions::Emoji;
-use parley_domain::{Access, AppId, Block, Notify, Participant, UserId};
+use parley_domain::{Access, AppId, Block, ConversationId, Notify, Participant, UserId};
 use parley_http::archive::{conversation_from_rest, message_from_rest, user_from_rest};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::Value;
@@ -299,6 +299,7 @@ pub async fn run(settings: &Settings, options: &Options) -> anyhow::Result<Summa
     let mut summary = Summary::default();
 
     let users = source.list("/users", |_| {}).await?;
+    progress.lock().await.set_total(0, users.len() as u64);
     let records = users
         .iter()
         .map(|u| user_from_rest(u, "user").map(Record::User))
@@ -317,7 +318,9 @@ pub async fn run(settings: &Settings, options: &Options) -> anyhow::Result<Summa
         )
         .await?;
     summary.conversations = conversations.len() as u64;
-    let results: Vec<anyhow::Result<(Restored, u64)>> = stream::iter(conversations.iter())
+    progress.lock().await.set_total(1, summary.conversations);
+    let results: Vec<anyhow::Result<(ConversationId, Restored, u64)>> =
+        stream::iter(conversations.iter())
         .map(|item| {
             let (source, restorer, target, progress) = (
                 source.clone(),
@@ -336,22 +339,31 @@ pub async fn run(settings: &Settings, options: &Options) -> anyhow::Result<Summa
                 let mut progress = progress.lock().await;
                 progress.add(1, 1);
                 progress.add(2, messages);
-                Ok((done, messages))
+                let id = records
+                    .iter()
+                    .find_map(|r| match r {
+                        Record::Conversation(c) => Some(c.id.clone()),
+                        _ => None,
+                    })
+                    .ok_or_else(|| anyhow!("a conversation without its record"))?;
+                Ok((id, done, messages))
             }
         })
         .buffer_unordered(options.concurrency.max(1))
         .collect()
         .await;
+    let mut expected = Vec::with_capacity(results.len());
     for result in results {
-        let (done, messages) = result?;
+        let (id, done, messages) = result?;
         summary.restored += done;
         summary.messages += messages;
+        expected.push((id, messages));
     }
     let progress = Arc::try_unwrap(progress)
         .map_err(|_| anyhow!("progress still shared"))?
         .into_inner();
     progress.finish("migrated");
-    verify(&opened, &target, &summary).await?;
+    verify(&opened, &target, &summary, &expected).await?;
     eprintln!(
         "source: {} users, {} conversations, {} messages; here: the same. {} records written, {} there already",
         summary.users,
@@ -363,8 +375,14 @@ pub async fn run(settings: &Settings, options: &Options) -> anyhow::Result<Summa
     Ok(summary)
 }
 
-/// Counts what the target app holds now and compares it with what the source listed.
-async fn verify(opened: &Opened, app: &AppId, summary: &Summary) -> anyhow::Result<()> {
+/// Counts what the target app holds now and compares it with what the source listed: users,
+/// and each migrated conversation's messages.
+async fn verify(
+    opened: &Opened,
+    app: &AppId,
+    summary: &Summary,
+    conversations: &[(ConversationId, u64)],
+) -> anyhow::Result<()> {
     let mut users = 0_u64;
     let mut after = None;
     loop {
@@ -381,10 +399,29 @@ async fn verify(opened: &Opened, app: &AppId, summary: &Summary) -> anyhow::Resu
         }
     }
     if users < summary.users {
-        bail!(
-            "the source lists {} users, this database holds {users}",
-            summary.users
-        );
+        bail!("the source lists {} users, this database holds {users}", summary.users);
+    }
+    for (id, expected) in conversations {
+        let mut stored = 0_u64;
+        let mut after = None;
+        loop {
+            let Some(page) = opened
+                .ports
+                .messages
+                .list_messages(app, id, PAGE, after.clone())
+                .await?
+            else {
+                bail!("conversation {id} is not in this database");
+            };
+            stored += page.len() as u64;
+            match page.last() {
+                Some(last) if page.len() == PAGE => after = Some(last.id.clone()),
+                _ => break,
+            }
+        }
+        if stored < *expected {
+            bail!("conversation {id}: the source lists {expected} messages, this database holds {stored}");
+        }
     }
     Ok(())
 }

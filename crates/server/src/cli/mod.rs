@@ -148,15 +148,16 @@ impl Progress {
             .iter()
             .zip(&self.counts)
             .zip(&self.totals)
-            .map(|((name, n), total)| match total {
-                Some(t) => format!("{name} {n}/{t}"),
-                None => format!("{name} {n}"),
+            .map(|((name, n), total)| {
+                #[allow(clippy::cast_precision_loss)]
+                let rate = *n as f64 / secs;
+                match total {
+                    Some(t) => format!("{name} {n}/{t} ({rate:.0}/s)"),
+                    None => format!("{name} {n} ({rate:.0}/s)"),
+                }
             })
             .collect();
-        let all: u64 = self.counts.iter().sum();
-        #[allow(clippy::cast_precision_loss)]
-        let rate = all as f64 / secs;
-        format!("{} ({rate:.0}/s, {secs:.1} s)", parts.join(", "))
+        format!("{} in {secs:.1} s", parts.join(", "))
     }
 
     /// Ends the bars and prints the final counts.
