@@ -77,6 +77,31 @@ fn restore_key(id: &MessageId) -> String {
     format!("parley-restore:{id}")
 }
 
+/// Sets the participants of `records` in `conversation` exactly (the read mark only rises).
+fn set_participants(conversation: &mut Conversation, records: &[Record]) -> Restored {
+    let mut done = Restored::default();
+    for record in records {
+        let Record::Participant {
+            user, participant, ..
+        } = record
+        else {
+            continue;
+        };
+        let mut wanted = *participant;
+        let before = conversation.participants.get(user).copied();
+        wanted.read_mark = wanted
+            .read_mark
+            .max(before.map_or(wanted.read_until, |b| b.read_mark));
+        if before == Some(wanted) {
+            done.unchanged += 1;
+        } else {
+            conversation.participants.insert(user.clone(), wanted);
+            done.written += 1;
+        }
+    }
+    done
+}
+
 /// How often a write that lost a race to a concurrent writer is tried again.
 const ATTEMPTS: usize = 20;
 
@@ -167,8 +192,13 @@ impl Restorer {
                     i = end;
                 }
                 Record::Conversation(c) => {
-                    done += self.conversation(app, c).await?;
-                    i += 1;
+                    // With the participants that follow it: one write for both.
+                    let end = records[i + 1..]
+                        .iter()
+                        .position(|r| !matches!(r, Record::Participant { conversation, .. } if *conversation == c.id))
+                        .map_or(records.len(), |n| i + 1 + n);
+                    done += self.conversation(app, c, &records[i + 1..end]).await?;
+                    i = end;
                 }
                 Record::Reaction {
                     conversation,
@@ -218,14 +248,21 @@ impl Restorer {
         Err(ServiceError::Busy)
     }
 
-    async fn conversation(&self, app: &AppId, c: &Conversation) -> Result<Restored, ServiceError> {
+    /// The conversation's own fields, and `participants` (records of it) set exactly.
+    async fn conversation(
+        &self,
+        app: &AppId,
+        c: &Conversation,
+        participants: &[Record],
+    ) -> Result<Restored, ServiceError> {
         for _ in 0..ATTEMPTS {
-            let outcome = match self.conversations.find(app, &c.id).await? {
+            let found = self.conversations.find(app, &c.id).await?;
+            let mut after = match &found {
                 None => {
                     let mut new = c.clone();
                     new.participants.clear();
                     new.last_message = None;
-                    self.conversations.insert(app, &new).await
+                    new
                 }
                 Some(found) => {
                     let mut after = found.value.clone();
@@ -235,22 +272,25 @@ impl Restorer {
                     after.welcome_messages.clone_from(&c.welcome_messages);
                     after.custom.clone_from(&c.custom);
                     after.created_at = c.created_at;
-                    if after == found.value {
-                        return Ok(Restored {
-                            written: 0,
-                            unchanged: 1,
-                        });
-                    }
-                    self.conversations.update(app, &found, &after).await
+                    after
                 }
             };
+            let mut done = Restored::default();
+            // Compared before the participants are set: the conversation's own fields.
+            let fields_changed = found.as_ref().is_none_or(|f| f.value != after);
+            if fields_changed {
+                done.written += 1;
+            } else {
+                done.unchanged += 1;
+            }
+            done += set_participants(&mut after, participants);
+            let outcome = match &found {
+                None => self.conversations.insert(app, &after).await,
+                Some(_) if done.written == 0 => return Ok(done),
+                Some(found) => self.conversations.update(app, found, &after).await,
+            };
             match outcome {
-                Ok(()) => {
-                    return Ok(Restored {
-                        written: 1,
-                        unchanged: 0,
-                    })
-                }
+                Ok(()) => return Ok(done),
                 Err(RepositoryError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -269,26 +309,7 @@ impl Restorer {
                 return Err(missing("conversationId", conversation.as_str()));
             };
             let mut after = found.value.clone();
-            let mut done = Restored::default();
-            for record in records {
-                let Record::Participant {
-                    user, participant, ..
-                } = record
-                else {
-                    continue;
-                };
-                let mut wanted = *participant;
-                let before = after.participants.get(user).copied();
-                wanted.read_mark = wanted
-                    .read_mark
-                    .max(before.map_or(wanted.read_until, |b| b.read_mark));
-                if before == Some(wanted) {
-                    done.unchanged += 1;
-                } else {
-                    after.participants.insert(user.clone(), wanted);
-                    done.written += 1;
-                }
-            }
+            let done = set_participants(&mut after, records);
             if done.written == 0 {
                 return Ok(done);
             }

@@ -52,8 +52,13 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<Summary> {
             std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?,
         ))
     };
-    let mut progress =
-        Progress::new(&["users", "conversations", "messages", "other records", "bytes read"]);
+    let mut progress = Progress::new(&[
+        "users",
+        "conversations",
+        "messages",
+        "other records",
+        "bytes read",
+    ]);
     if let Ok(meta) = std::fs::metadata(file) {
         if meta.is_file() {
             progress.set_total(4, meta.len());

@@ -321,37 +321,37 @@ pub async fn run(settings: &Settings, options: &Options) -> anyhow::Result<Summa
     progress.lock().await.set_total(1, summary.conversations);
     let results: Vec<anyhow::Result<(ConversationId, Restored, u64)>> =
         stream::iter(conversations.iter())
-        .map(|item| {
-            let (source, restorer, target, progress) = (
-                source.clone(),
-                restorer.clone(),
-                target.clone(),
-                progress.clone(),
-            );
-            async move {
-                let (records, messages) = conversation_records(&source, item).await?;
-                let done = restorer.restore(&target, &records).await.with_context(|| {
-                    format!(
-                        "conversation {}",
-                        item.get("id").and_then(Value::as_str).unwrap_or("?")
-                    )
-                })?;
-                let mut progress = progress.lock().await;
-                progress.add(1, 1);
-                progress.add(2, messages);
-                let id = records
-                    .iter()
-                    .find_map(|r| match r {
-                        Record::Conversation(c) => Some(c.id.clone()),
-                        _ => None,
-                    })
-                    .ok_or_else(|| anyhow!("a conversation without its record"))?;
-                Ok((id, done, messages))
-            }
-        })
-        .buffer_unordered(options.concurrency.max(1))
-        .collect()
-        .await;
+            .map(|item| {
+                let (source, restorer, target, progress) = (
+                    source.clone(),
+                    restorer.clone(),
+                    target.clone(),
+                    progress.clone(),
+                );
+                async move {
+                    let (records, messages) = conversation_records(&source, item).await?;
+                    let done = restorer.restore(&target, &records).await.with_context(|| {
+                        format!(
+                            "conversation {}",
+                            item.get("id").and_then(Value::as_str).unwrap_or("?")
+                        )
+                    })?;
+                    let mut progress = progress.lock().await;
+                    progress.add(1, 1);
+                    progress.add(2, messages);
+                    let id = records
+                        .iter()
+                        .find_map(|r| match r {
+                            Record::Conversation(c) => Some(c.id.clone()),
+                            _ => None,
+                        })
+                        .ok_or_else(|| anyhow!("a conversation without its record"))?;
+                    Ok((id, done, messages))
+                }
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
     let mut expected = Vec::with_capacity(results.len());
     for result in results {
         let (id, done, messages) = result?;
@@ -399,7 +399,10 @@ async fn verify(
         }
     }
     if users < summary.users {
-        bail!("the source lists {} users, this database holds {users}", summary.users);
+        bail!(
+            "the source lists {} users, this database holds {users}",
+            summary.users
+        );
     }
     for (id, expected) in conversations {
         let mut stored = 0_u64;
