@@ -18,6 +18,11 @@ use parley_domain::AppId;
 
 use crate::{open_files, open_storage, Ports, Settings, Storage, DEV_APP};
 
+/// SQLite page cache of a tool's writer connection, at most (MiB).
+const TOOL_WRITER_CACHE_MIB: u32 = 16;
+/// SQLite page cache of a tool's reader connections, at most (MiB).
+const TOOL_READER_CACHE_MIB: u32 = 4;
+
 /// The storage and file store of `settings`, opened.
 pub struct Opened {
     pub ports: Ports,
@@ -32,6 +37,14 @@ impl Opened {
     pub async fn open(settings: &Settings) -> anyhow::Result<Self> {
         let storage = settings.storage()?;
         let in_memory = matches!(storage, Storage::Memory);
+        // A tool streams through the data once: SQLite's page caches are capped (the writer's
+        // at 16 MiB, each reader's at 4 MiB) so that its memory stays small however large
+        // the server's settings make them.
+        let mut settings = settings.clone();
+        let db = &mut settings.database;
+        db.sqlite_writer_cache_mib = db.sqlite_writer_cache_mib.min(TOOL_WRITER_CACHE_MIB);
+        db.sqlite_cache_mib = db.sqlite_cache_mib.min(TOOL_READER_CACHE_MIB);
+        let settings = &settings;
         let ports = open_storage(settings, storage).await?;
         let files = open_files(settings, in_memory)?;
         Ok(Self { ports, files })
