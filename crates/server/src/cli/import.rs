@@ -120,6 +120,11 @@ pub async fn run(settings: &Settings, file: &Path) -> anyhow::Result<Summary> {
     Ok(summary)
 }
 
+/// A record with its line number and app.
+type Line = (u64, AppId, Record);
+/// Records of one app and one conversation (`None`: the users) are written together.
+type GroupKey = (AppId, Option<String>);
+
 /// Writes one checked batch. Its records are split into groups that do not depend on each
 /// other: the users, and each conversation with its participants, files, messages and
 /// reactions (in file order within the group). Up to [`CONCURRENCY`] groups are written at
@@ -132,7 +137,7 @@ async fn write(
     progress: &mut Progress,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    let mut groups: Vec<((AppId, Option<String>), Vec<&(u64, AppId, Record)>)> = Vec::new();
+    let mut groups: Vec<(GroupKey, Vec<&Line>)> = Vec::new();
     let mut current: Option<String> = None;
     for entry in batch {
         let (_, app, record) = entry;
