@@ -64,6 +64,24 @@ pub struct Restored {
     pub unchanged: u64,
 }
 
+impl Restored {
+    /// `n` records written.
+    pub fn written(n: u64) -> Self {
+        Self {
+            written: n,
+            unchanged: 0,
+        }
+    }
+
+    /// `n` records that were there already.
+    pub fn unchanged(n: u64) -> Self {
+        Self {
+            written: 0,
+            unchanged: n,
+        }
+    }
+}
+
 impl std::ops::AddAssign for Restored {
     fn add_assign(&mut self, other: Self) {
         self.written += other.written;
@@ -356,10 +374,7 @@ impl Restorer {
         let before = (records.len() - fresh.len()) as u64;
         let imports = fresh;
         if imports.is_empty() {
-            return Ok(Restored {
-                written: 0,
-                unchanged: before,
-            });
+            return Ok(Restored::unchanged(before));
         }
         for _ in 0..ATTEMPTS {
             match self
@@ -415,14 +430,8 @@ impl Restorer {
             .add_reaction(app, conversation, message, emoji, user, at, usize::MAX, &[])
             .await?
         {
-            Added::Added => Ok(Restored {
-                written: 1,
-                unchanged: 0,
-            }),
-            Added::AlreadyThere => Ok(Restored {
-                written: 0,
-                unchanged: 1,
-            }),
+            Added::Added => Ok(Restored::written(1)),
+            Added::AlreadyThere => Ok(Restored::unchanged(1)),
             Added::LimitReached => Err(ServiceError::Busy),
             Added::NoMessage => Err(missing("messageId", message.as_str())),
         }
@@ -442,10 +451,7 @@ impl Restorer {
                     "belongs to another app here",
                 )));
             }
-            return Ok(Restored {
-                written: 0,
-                unchanged: 1,
-            });
+            return Ok(Restored::unchanged(1));
         }
         let body: crate::files::ByteStream =
             Box::pin(Once(Some(bytes::Bytes::copy_from_slice(bytes))));
@@ -457,10 +463,7 @@ impl Restorer {
         record.app = app.clone();
         record.size = bytes.len() as u64;
         self.files.insert_file(&record).await?;
-        Ok(Restored {
-            written: 1,
-            unchanged: 0,
-        })
+        Ok(Restored::written(1))
     }
 }
 

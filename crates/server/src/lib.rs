@@ -266,10 +266,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let addr = listener
         .local_addr()
         .context("the server is bound to no address")?;
-    let public_url = match settings.server.public_url.trim() {
-        "" => format!("http://{addr}"),
-        url => url.to_owned(),
-    };
+    let public_url = settings.public_url(&addr.to_string());
     let storage = settings.storage()?;
     let described = storage.describe();
     let ports = open_storage(&settings, storage).await?;

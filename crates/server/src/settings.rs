@@ -243,6 +243,15 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The base of the absolute URLs handed out (file downloads): `server.public_url`, or
+    /// `http://<addr>` of the address the server is bound to.
+    pub fn public_url(&self, addr: &str) -> String {
+        match self.server.public_url.trim() {
+            "" => format!("http://{addr}"),
+            url => url.to_owned(),
+        }
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
         self.storage()?;
         self.log.json()?;

@@ -219,10 +219,10 @@ pub async fn run(settings: &Settings, app: Option<&str>, out: Option<&Path>) -> 
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
         ),
     };
-    let public_url = match settings.server.public_url.trim() {
-        "" => format!("http://{}:{}", settings.server.host, settings.server.port),
-        url => url.to_owned(),
-    };
+    let public_url = settings.public_url(&format!(
+        "{}:{}",
+        settings.server.host, settings.server.port
+    ));
     let mut exporter = Exporter {
         conversations: ConversationService::new(
             opened.ports.conversations.clone(),
