@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use actix_web::{web, HttpServer};
 use anyhow::Context;
+use parley_domain::archive::ArchiveRepository;
 use parley_domain::events::{EventRecorder, EventRepository, EventService, ReadLookup};
 use parley_domain::files::{FileRepository, FileStore};
 use parley_domain::probe::StoreProbe;
@@ -63,6 +64,8 @@ pub struct Ports {
     pub files: Arc<dyn FileRepository>,
     /// Readiness and pool figures of the store.
     pub probe: Arc<dyn StoreProbe>,
+    /// Whole conversations many at a time (`parley import`).
+    pub archive: Arc<dyn ArchiveRepository>,
 }
 
 impl Ports {
@@ -77,6 +80,7 @@ impl Ports {
             + ReactionRepository
             + FileRepository
             + StoreProbe
+            + ArchiveRepository
             + 'static,
     {
         Self {
@@ -87,7 +91,8 @@ impl Ports {
             events: store.clone(),
             reactions: store.clone(),
             files: store.clone(),
-            probe: store,
+            probe: store.clone(),
+            archive: store,
             cursors,
         }
     }

@@ -432,6 +432,9 @@ fn export_then_import_on_the_other_backend_gives_the_same_app_and_twice_changes_
     };
     let (ok, log) = parley(&["import", file.to_str().unwrap()], &url, dir.path());
     assert!(ok, "{log}");
+    // Every line is one record written (whole conversations and one by one alike).
+    let written = format!("{} records written, 0 there already", lines.lines().count());
+    assert!(log.lines().any(|l| l == written), "{written}: {log}");
     let (ok, again) = parley(&["import", file.to_str().unwrap()], &url, dir.path());
     assert!(ok, "{again}");
     assert!(

@@ -121,6 +121,8 @@ pub(crate) struct NewMessageRow<'a> {
     pub referenced_message_id: Option<&'a str>,
     pub origin: &'a str,
     pub content: String,
+    /// JSON of the reactions summary (`{}` for a new message; set for restored ones).
+    pub reactions: String,
     pub xid: i64,
 }
 
@@ -336,6 +338,7 @@ impl<'a> NewMessageRow<'a> {
             referenced_message_id: m.referenced_message_id.as_ref().map(MessageId::as_str),
             origin: m.origin.as_str(),
             content: encode_content(&m.content),
+            reactions: serde_json::to_string(&m.reactions).unwrap_or_else(|_| no_reactions()),
         }
     }
 }

@@ -19,7 +19,8 @@ async fn stores() -> Stores {
         events: store.clone(),
         reactions: store.clone(),
         files: store.clone(),
-        probe: store,
+        probe: store.clone(),
+        archive: store,
         cursors: Arc::new(MemoryCursorStore::default()),
         guard: Box::new(dir),
     }

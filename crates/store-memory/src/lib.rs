@@ -1,6 +1,7 @@
 //! The in-memory storage adapter: for tests, demos and `database.url = "memory://"`.
 //! Same contract as the durable adapters; nothing survives a restart.
 
+mod archive;
 mod cursors;
 mod events;
 

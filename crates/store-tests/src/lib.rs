@@ -11,6 +11,7 @@ use parley_domain::{
     AppRepository, ConversationRepository, CursorStore, MessageRepository, UserRepository,
 };
 
+pub mod archive;
 pub mod cases;
 pub mod events;
 pub mod import;
@@ -27,6 +28,8 @@ pub struct Stores {
     pub files: Arc<dyn parley_domain::files::FileRepository>,
     /// Readiness and figures (`/health/ready`, `/metrics`).
     pub probe: Arc<dyn parley_domain::probe::StoreProbe>,
+    /// Whole conversations many at a time (`parley import`).
+    pub archive: Arc<dyn parley_domain::archive::ArchiveRepository>,
     /// Not part of the contract: the walk test needs one to drive the listing service.
     pub cursors: Arc<dyn CursorStore>,
     pub guard: Box<dyn Any + Send>,
@@ -120,6 +123,11 @@ macro_rules! contract_suite {
             import_keys_are_kept_without_expiry_and_read_by_moves_read_until_forward,
             a_walk_keeps_its_snapshot_when_an_import_moves_a_conversation,
         );
+        $crate::archive_cases!(
+            $factory;
+            whole_conversations_are_stored_with_their_messages_and_reactions,
+            a_whole_batch_with_a_stored_conversation_is_a_conflict_and_writes_nothing,
+        );
         $crate::rich_cases!(
             $factory;
             reactions_keep_the_message_summary_in_step,
@@ -139,6 +147,22 @@ macro_rules! rich_cases {
                     return;
                 };
                 $crate::rich::$case(&stores).await;
+            }
+        )+
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! archive_cases {
+    ($factory:path; $($case:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                let Some(stores) = $crate::Fresh::fresh($factory().await) else {
+                    return;
+                };
+                $crate::archive::$case(&stores).await;
             }
         )+
     };

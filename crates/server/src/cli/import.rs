@@ -127,10 +127,12 @@ type GroupKey = (AppId, Option<String>);
 
 /// Writes one checked batch. Its records are split into groups that do not depend on each
 /// other: the users, and each conversation with its participants, files, messages and
-/// reactions (in file order within the group). Up to [`CONCURRENCY`] groups are written at
-/// once (group commit on SQLite, parallel transactions on PostgreSQL), and the whole batch is
-/// written before the next one starts, so a conversation split by the batch boundary is
-/// written in order.
+/// reactions (in file order within the group). The groups that are whole new conversations
+/// are written together, in one transaction (`Restorer::restore_whole`); the others (a
+/// conversation stored before, as when a file is imported again, or continued from the
+/// previous batch, and the users) one by one, up to [`CONCURRENCY`] groups at once (group
+/// commit on SQLite, parallel transactions on PostgreSQL). The whole batch is written before
+/// the next one starts, so a conversation split by the batch boundary is written in order.
 async fn write(
     restorer: &parley_domain::archive::Restorer,
     batch: &[(u64, AppId, Record)],
@@ -160,7 +162,45 @@ async fn write(
             None => groups.push((key, vec![entry])),
         }
     }
-    let results: Vec<anyhow::Result<Restored>> = futures_util::stream::iter(groups.iter())
+    // Whole new conversations first, many in one transaction per app.
+    let mut whole = vec![false; groups.len()];
+    let mut apps: Vec<&AppId> = Vec::new();
+    for ((app, _), _) in &groups {
+        if !apps.contains(&app) {
+            apps.push(app);
+        }
+    }
+    for app in apps {
+        let candidates: Vec<usize> = (0..groups.len())
+            .filter(|&i| groups[i].0 .0 == *app && groups[i].0 .1.is_some())
+            .collect();
+        let records: Vec<Vec<Record>> = candidates
+            .iter()
+            .map(|&i| groups[i].1.iter().map(|(_, _, r)| r.clone()).collect())
+            .collect();
+        let slices: Vec<&[Record]> = records.iter().map(Vec::as_slice).collect();
+        let lines = |i: usize| groups[i].1.first().map_or(0, |(n, _, _)| *n);
+        let (done, left) = restorer
+            .restore_whole(app, &slices)
+            .await
+            .with_context(|| {
+                format!(
+                    "lines {} to {}: cannot store these conversations",
+                    candidates.first().map_or(0, |&i| lines(i)),
+                    batch.last().map_or(0, |(n, _, _)| *n)
+                )
+            })?;
+        summary.restored += done;
+        for (k, &i) in candidates.iter().enumerate() {
+            whole[i] = !left.contains(&k);
+        }
+    }
+    let rest = groups
+        .iter()
+        .zip(&whole)
+        .filter(|(_, w)| !**w)
+        .map(|(g, _)| g);
+    let results: Vec<anyhow::Result<Restored>> = futures_util::stream::iter(rest)
         .map(|((app, _), members)| async move {
             let records: Vec<Record> = members.iter().map(|(_, _, r)| r.clone()).collect();
             match restorer.restore(app, &records).await {

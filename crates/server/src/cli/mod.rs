@@ -58,6 +58,7 @@ impl Opened {
             self.ports.reactions.clone(),
             self.ports.files.clone(),
             self.files.clone(),
+            self.ports.archive.clone(),
         )
     }
 }

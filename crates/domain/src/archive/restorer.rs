@@ -1,123 +1,23 @@
-//! Whole apps in and out: the records an export holds, and how they are written back.
-//!
-//! A [`Record`] is one thing of an app as it is stored: a user, a conversation's own fields,
-//! one participant (also one with access `None`, whom the REST API does not show), a message
-//! (with its ID, times, origin and content), a reaction, or a file with its bytes. [`Restorer`]
-//! writes records through the repository ports, so it works on every backend and while servers
-//! run on the same database. Every write is idempotent: restoring the same records again
-//! changes nothing, so an interrupted import or migration is simply run again.
+//! [`Restorer`]: writes records through the repository ports, one conversation at a time, or
+//! whole new conversations many at a time.
 
 use std::sync::Arc;
 
 use crate::error::{RepositoryError, ServiceError};
 use crate::files::{FileRepository, FileStore, StoredFile};
 use crate::import::ImportRecord;
-use crate::message::{Message, MessageId, MessageRecord};
+use crate::message::{MessageId, MessageRecord};
 use crate::ports::{ConversationRepository, MessageRepository, UserRepository, UserWrite};
 use crate::reactions::{Added, Emoji, ReactionRepository};
-use crate::{AppId, Conversation, ConversationId, Participant, User, UserId};
+use crate::{AppId, Conversation, ConversationId, UserId};
 
-/// One record of an app.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    User(User),
-    /// The conversation's own fields; its participants are records of their own.
-    Conversation(Conversation),
-    Participant {
-        conversation: ConversationId,
-        user: UserId,
-        participant: Participant,
-    },
-    Message(Message),
-    Reaction {
-        conversation: ConversationId,
-        message: MessageId,
-        emoji: Emoji,
-        user: UserId,
-        created_at: i64,
-    },
-    /// A file and its bytes (before the messages that use it).
-    File {
-        file: StoredFile,
-        bytes: Vec<u8>,
-    },
-}
-
-impl Record {
-    /// `user`, `conversation`, `participant`, `message`, `reaction` or `file`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Record::User(_) => "user",
-            Record::Conversation(_) => "conversation",
-            Record::Participant { .. } => "participant",
-            Record::Message(_) => "message",
-            Record::Reaction { .. } => "reaction",
-            Record::File { .. } => "file",
-        }
-    }
-}
-
-/// How many records a restore wrote, and how many were there already.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Restored {
-    pub written: u64,
-    pub unchanged: u64,
-}
-
-impl Restored {
-    /// `n` records written.
-    pub fn written(n: u64) -> Self {
-        Self {
-            written: n,
-            unchanged: 0,
-        }
-    }
-
-    /// `n` records that were there already.
-    pub fn unchanged(n: u64) -> Self {
-        Self {
-            written: 0,
-            unchanged: n,
-        }
-    }
-}
-
-impl std::ops::AddAssign for Restored {
-    fn add_assign(&mut self, other: Self) {
-        self.written += other.written;
-        self.unchanged += other.unchanged;
-    }
-}
+use super::whole::{self, set_participants, WholeConversation};
+use super::{ArchiveRepository, Record, Restored};
 
 /// The idempotency key a restored message is imported under: its ID, so that a message is
 /// stored once however often it is restored.
 fn restore_key(id: &MessageId) -> String {
     format!("parley-restore:{id}")
-}
-
-/// Sets the participants of `records` in `conversation` exactly (the read mark only rises).
-fn set_participants(conversation: &mut Conversation, records: &[Record]) -> Restored {
-    let mut done = Restored::default();
-    for record in records {
-        let Record::Participant {
-            user, participant, ..
-        } = record
-        else {
-            continue;
-        };
-        let mut wanted = *participant;
-        let before = conversation.participants.get(user).copied();
-        wanted.read_mark = wanted
-            .read_mark
-            .max(before.map_or(wanted.read_until, |b| b.read_mark));
-        if before == Some(wanted) {
-            done.unchanged += 1;
-        } else {
-            conversation.participants.insert(user.clone(), wanted);
-            done.written += 1;
-        }
-    }
-    done
 }
 
 /// How often a write that lost a race to a concurrent writer is tried again.
@@ -132,6 +32,7 @@ pub struct Restorer {
     reactions: Arc<dyn ReactionRepository>,
     files: Arc<dyn FileRepository>,
     store: Arc<dyn FileStore>,
+    archive: Arc<dyn ArchiveRepository>,
 }
 
 impl std::fmt::Debug for Restorer {
@@ -156,6 +57,7 @@ impl Restorer {
         reactions: Arc<dyn ReactionRepository>,
         files: Arc<dyn FileRepository>,
         store: Arc<dyn FileStore>,
+        archive: Arc<dyn ArchiveRepository>,
     ) -> Self {
         Self {
             conversations,
@@ -164,7 +66,59 @@ impl Restorer {
             reactions,
             files,
             store,
+            archive,
         }
+    }
+
+    /// Writes those of `groups` that are whole new conversations ([`whole::assemble`]) in one
+    /// transaction, and then their files. Answers what it wrote, and the indices of the groups
+    /// it left for [`restore`](Self::restore): those that are not whole, or all of them when one
+    /// of the conversations (or messages) is stored already, as when a file is imported again.
+    ///
+    /// # Errors
+    /// `Repository` for storage failures (the conversations are then either all written or
+    /// none; restoring again continues).
+    pub async fn restore_whole(
+        &self,
+        app: &AppId,
+        groups: &[&[Record]],
+    ) -> Result<(Restored, Vec<usize>), ServiceError> {
+        let mut left = Vec::new();
+        let mut taken = Vec::new();
+        let mut assembled = Vec::new();
+        for (i, group) in groups.iter().enumerate() {
+            match whole::assemble(group) {
+                Some(a) => {
+                    taken.push(i);
+                    assembled.push(a);
+                }
+                None => left.push(i),
+            }
+        }
+        if assembled.is_empty() {
+            return Ok((Restored::default(), left));
+        }
+        let batch: Vec<WholeConversation> = assembled.iter().map(|a| a.whole.clone()).collect();
+        match self.archive.insert_whole(app, &batch).await {
+            Ok(()) => {}
+            Err(RepositoryError::Conflict) => {
+                left.extend(taken);
+                left.sort_unstable();
+                return Ok((Restored::default(), left));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        // After the messages that use them: a file no message refers to yet may be swept as
+        // unused. Interrupted here, the next restore finds the conversation and writes the
+        // files one by one.
+        let mut done = Restored::default();
+        for a in &assembled {
+            done += a.records;
+            for (file, bytes) in &a.files {
+                done += self.file(app, file, bytes).await?;
+            }
+        }
+        Ok((done, left))
     }
 
     /// Writes `records` of `app` in order, consecutive users in one write and consecutive
