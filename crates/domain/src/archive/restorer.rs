@@ -70,6 +70,24 @@ impl Restorer {
         }
     }
 
+    /// Writes one conversation's records (as [`restore`](Self::restore) takes them): in one
+    /// transaction when they make a whole new conversation, otherwise as `restore` does.
+    ///
+    /// # Errors
+    /// As [`restore`](Self::restore).
+    pub async fn restore_conversation(
+        &self,
+        app: &AppId,
+        records: &[Record],
+    ) -> Result<Restored, ServiceError> {
+        let (done, left) = self.restore_whole(app, &[records]).await?;
+        if left.is_empty() {
+            Ok(done)
+        } else {
+            self.restore(app, records).await
+        }
+    }
+
     /// Writes those of `groups` that are whole new conversations ([`whole::assemble`]) in one
     /// transaction, and then their files. Answers what it wrote, and the indices of the groups
     /// it left for [`restore`](Self::restore): those that are not whole, or all of them when one

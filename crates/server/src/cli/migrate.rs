@@ -330,12 +330,15 @@ pub async fn run(settings: &Settings, options: &Options) -> anyhow::Result<Summa
                 );
                 async move {
                     let (records, messages) = conversation_records(&source, item).await?;
-                    let done = restorer.restore(&target, &records).await.with_context(|| {
-                        format!(
-                            "conversation {}",
-                            item.get("id").and_then(Value::as_str).unwrap_or("?")
-                        )
-                    })?;
+                    let done = restorer
+                        .restore_conversation(&target, &records)
+                        .await
+                        .with_context(|| {
+                            format!(
+                                "conversation {}",
+                                item.get("id").and_then(Value::as_str).unwrap_or("?")
+                            )
+                        })?;
                     let mut progress = progress.lock().await;
                     progress.add(1, 1);
                     progress.add(2, messages);
