@@ -9,6 +9,8 @@
 mod error;
 mod group_commit;
 mod models;
+#[cfg(feature = "postgres")]
+mod pg_pool;
 mod pool_events;
 mod schema;
 mod stamps;

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::Pool;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::{DbError, OpenError};
@@ -22,6 +22,9 @@ use parley_domain::{AppId, Clock, ConversationId, Cursor, CursorStore, Snapshot,
 /// The connection type of this backend.
 pub type DbConnection = diesel::PgConnection;
 pub(crate) type Db = diesel::pg::Pg;
+/// The pool's connection manager: checks a connection only after an outage may have broken it.
+pub(crate) type Manager = crate::pg_pool::PgManager;
+pub(crate) use crate::pg_pool::after as after_work;
 /// PostgreSQL takes concurrent writers; row locks order them.
 pub(crate) const ONE_WRITER: bool = false;
 
@@ -312,28 +315,31 @@ impl Store {
     pub fn open_postgres(options: &PgOptions) -> Result<Self, OpenError> {
         let name = crate::redacted(&options.url);
         let connect = |e: &dyn std::fmt::Display| OpenError::Connect(name.clone(), e.to_string());
-        let manager = ConnectionManager::<DbConnection>::new(options.url.clone());
+        let manager = Manager::new(options.url.clone());
         let counters = std::sync::Arc::new(crate::pool_events::PoolCounters::default());
         let pool = Pool::builder()
             .event_handler(Box::new(crate::pool_events::PoolEvents(counters.clone())))
             .max_size(options.pool_size.max(1))
             .min_idle(Some(1))
             .connection_timeout(options.connection_timeout)
-            // A connection may have died with the server; check before handing it out, so that
-            // the pool recovers by itself when the database is back.
+            // A connection may have died with the server. The manager's check is free unless a
+            // dead connection has been met since the connection last worked (see `pg_pool`), so
+            // the pool recovers by itself when the database is back, and a checkout costs no
+            // `SELECT 1` round trip otherwise.
             .test_on_check_out(true)
             .build(manager)
             .map_err(|e| connect(&e))?;
-        let mut conn = pool.get().map_err(|e| connect(&e))?;
+        let mut pooled = pool.get().map_err(|e| connect(&e))?;
+        let conn: &mut DbConnection = &mut pooled;
         diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-            .execute(&mut conn)
+            .execute(conn)
             .map_err(|e| connect(&e))?;
         let migrated = conn
             .run_pending_migrations(MIGRATIONS)
             .map(|_| ())
             .map_err(|e| OpenError::Migrate(e.to_string()));
         let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-            .execute(&mut conn)
+            .execute(conn)
             .map_err(|e| connect(&e));
         migrated?;
         unlocked?;

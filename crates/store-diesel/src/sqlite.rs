@@ -19,6 +19,15 @@ use diesel::prelude::*;
 /// The connection type of this backend.
 pub type DbConnection = diesel::SqliteConnection;
 pub(crate) type Db = diesel::sqlite::Sqlite;
+/// The pool's connection manager.
+pub(crate) type Manager = ConnectionManager<DbConnection>;
+
+/// After work on a pooled connection: nothing to note (a SQLite connection does not die).
+pub(crate) fn after_work<T>(
+    _: &mut diesel::r2d2::PooledConnection<Manager>,
+    _: &Result<T, DbError>,
+) {
+}
 /// SQLite has one writer at a time: writers of a process queue in the process.
 pub(crate) const ONE_WRITER: bool = true;
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::Pool;
 use parley_domain::RepositoryError;
 
 use super::DbConnection;
@@ -12,7 +12,7 @@ use crate::error::DbError;
 /// Conversations, participants, messages, users and app keys in one database.
 #[derive(Clone)]
 pub struct Store {
-    pub(super) pool: Pool<ConnectionManager<DbConnection>>,
+    pub(super) pool: Pool<super::Manager>,
     /// With [`ONE_WRITER`](super::ONE_WRITER) (SQLite), writers of this process queue here,
     /// asynchronously and for at most `busy_timeout`, instead of in the database's busy handler,
     /// whose sleeps (up to 100 ms each) would dominate tail latency.
@@ -32,7 +32,7 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     pub(super) fn from_pool(
-        pool: Pool<ConnectionManager<DbConnection>>,
+        pool: Pool<super::Manager>,
         busy: Duration,
         group: Option<Arc<crate::group_commit::GroupWriter<DbConnection>>>,
         counters: Arc<crate::pool_events::PoolCounters>,
@@ -104,7 +104,9 @@ impl Store {
             // that readers need; it is released when the work is done.
             let _turn = turn;
             let mut conn = pool.get().map_err(DbError::Pool)?;
-            f(&mut conn)
+            let outcome = f(&mut conn);
+            super::after_work(&mut conn, &outcome);
+            outcome
         })
         .await
         .map_err(|e| RepositoryError::Other(format!("storage task failed: {e}")))?
