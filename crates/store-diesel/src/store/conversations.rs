@@ -236,7 +236,7 @@ macro_rules! unseen {
 /// `$activity` name its ID, last-message and last-activity columns. Diesel caches the statement
 /// by its SQL text, which varies only with the order and with which filters are present.
 macro_rules! keyset_page {
-    ($conn:expr, $q:expr, $query:expr, $walk:expr, $key:expr, $id:expr, $seq:expr, $activity:expr) => {{
+    ($conn:expr, $q:expr, $query:expr, $walk:expr, $key:expr, $id:expr, $seq:expr, $activity:expr, $row:ty) => {{
         let mut q = $q;
         // With messages, the last activity is the last message's time.
         if let Some(before) = $query.last_message_before {
@@ -263,19 +263,20 @@ macro_rules! keyset_page {
             Direction::Asc => q.order(($key.asc(), $id.asc())),
         };
         let limit = i64::try_from($query.limit).unwrap_or(i64::MAX);
-        let rows: Vec<(String, i64)> = q.limit(limit).load($conn)?;
+        let rows: Vec<$row> = q.limit(limit).load($conn)?;
         rows
     }};
 }
 
-/// The app's conversations untouched since the snapshot.
+/// The app's conversations untouched since the snapshot: whole rows with their sort keys, so
+/// that the page needs no second query for them (one round trip less on PostgreSQL).
 macro_rules! app_page {
     ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {
         keyset_page!(
             $conn,
             seen!(
                 conversations::table
-                    .select((conversations::id, $key))
+                    .select((ConversationRow::as_select(), $key))
                     .filter(conversations::app_id.eq($app))
                     .into_boxed(),
                 conversations::activity_seq,
@@ -287,7 +288,8 @@ macro_rules! app_page {
             $key,
             conversations::id,
             conversations::last_message_seq,
-            conversations::last_activity
+            conversations::last_activity,
+            (ConversationRow, i64)
         )
     };
 }
@@ -330,7 +332,8 @@ macro_rules! member_page {
             $key,
             participants::conversation_id,
             participants::conv_last_message_seq,
-            participants::conv_last_activity
+            participants::conv_last_activity,
+            (String, i64)
         )
     }};
 }
@@ -341,7 +344,9 @@ struct At {
     after: Option<Position>,
 }
 
-/// The IDs and sort keys of one page, placed as of `walk.snapshot`.
+/// The IDs and sort keys of one page, placed as of `walk.snapshot`, and the conversations of
+/// it that were read on the way (the app's list reads whole rows; a user's list reads their
+/// participations, and the caller loads the conversations).
 ///
 /// Conversations untouched since the snapshot are paged straight from the covering index; the
 /// few whose messages changed after it are placed by their newest message as of the snapshot.
@@ -350,13 +355,23 @@ fn rank_page(
     app: &str,
     query: &ConversationQuery,
     walk: &At,
-) -> Result<Vec<(String, i64)>, DbError> {
-    let mut page = match (query.order_by, &query.member) {
-        (OrderBy::LastActivity, None) => {
-            app_page!(conn, app, query, walk, conversations::last_activity)
+) -> Result<(Vec<(String, i64)>, HashMap<String, Versioned<Conversation>>), DbError> {
+    let whole = |rows: Vec<(ConversationRow, i64)>| -> Result<_, DbError> {
+        let page = rows.iter().map(|(r, key)| (r.id.clone(), *key)).collect();
+        Ok((page, assemble(rows.into_iter().map(|(r, _)| r).collect())?))
+    };
+    let (mut page, loaded) = match (query.order_by, &query.member) {
+        (OrderBy::LastActivity, None) => whole(app_page!(
+            conn,
+            app,
+            query,
+            walk,
+            conversations::last_activity
+        ))?,
+        (OrderBy::CreatedAt, None) => {
+            whole(app_page!(conn, app, query, walk, conversations::created_at))?
         }
-        (OrderBy::CreatedAt, None) => app_page!(conn, app, query, walk, conversations::created_at),
-        (OrderBy::LastActivity, Some(user)) => {
+        (OrderBy::LastActivity, Some(user)) => (
             member_page!(
                 conn,
                 app,
@@ -364,11 +379,13 @@ fn rank_page(
                 walk,
                 user,
                 participants::conv_last_activity
-            )
-        }
-        (OrderBy::CreatedAt, Some(user)) => {
-            member_page!(conn, app, query, walk, user, participants::conv_created_at)
-        }
+            ),
+            HashMap::new(),
+        ),
+        (OrderBy::CreatedAt, Some(user)) => (
+            member_page!(conn, app, query, walk, user, participants::conv_created_at),
+            HashMap::new(),
+        ),
     };
     let moved: Vec<(String, i64)> = match &query.member {
         None => unseen!(
@@ -401,7 +418,7 @@ fn rank_page(
         }
     };
     if moved.is_empty() {
-        return Ok(page);
+        return Ok((page, loaded));
     }
     for (raw_id, created_at) in moved {
         // A message existed at the snapshot when it was stored at or before it and not deleted
@@ -438,7 +455,7 @@ fn rank_page(
         }
     });
     page.truncate(query.limit);
-    Ok(page)
+    Ok((page, loaded))
 }
 
 #[async_trait]
@@ -690,9 +707,13 @@ impl ConversationRepository for Store {
                     },
                     after: walk.after,
                 };
-                let page = rank_page(c, &app, &query, &at)?;
-                let ids: Vec<String> = page.iter().map(|(id, _)| id.clone()).collect();
-                let mut loaded = load_many(c, &app, &ids)?;
+                let (page, mut loaded) = rank_page(c, &app, &query, &at)?;
+                let missing: Vec<String> = page
+                    .iter()
+                    .filter(|(id, _)| !loaded.contains_key(id))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                loaded.extend(load_many(c, &app, &missing)?);
                 let items = page
                     .into_iter()
                     .filter_map(|(id, key)| loaded.remove(&id).map(|v| (v.value, key)))
