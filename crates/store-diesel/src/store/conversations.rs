@@ -310,12 +310,17 @@ macro_rules! only_unread {
 }
 
 /// A user's participations (access other than None) whose conversation is untouched since the
-/// snapshot, and with `unreads_only` only those whose last message is someone else's and newer
+/// snapshot, joined to the conversations' rows (paged by the participations' covering index), and with `unreads_only` only those whose last message is someone else's and newer
 /// than their readUntil.
 macro_rules! member_page {
     ($conn:expr, $app:expr, $query:expr, $walk:expr, $user:expr, $key:expr) => {{
         let mut q = participants::table
-            .select((participants::conversation_id, $key))
+            .inner_join(
+                conversations::table.on(conversations::app_id
+                    .eq(participants::app_id)
+                    .and(conversations::id.eq(participants::conversation_id))),
+            )
+            .select((ConversationRow::as_select(), $key))
             .filter(participants::app_id.eq($app))
             .filter(participants::user_id.eq($user.as_str().to_owned()))
             .filter(participants::access.ne(Access::None.as_str()))
@@ -333,7 +338,7 @@ macro_rules! member_page {
             participants::conversation_id,
             participants::conv_last_message_seq,
             participants::conv_last_activity,
-            (String, i64)
+            (ConversationRow, i64)
         )
     }};
 }
@@ -345,8 +350,9 @@ struct At {
 }
 
 /// The IDs and sort keys of one page, placed as of `walk.snapshot`, and the conversations of
-/// it that were read on the way (the app's list reads whole rows; a user's list reads their
-/// participations, and the caller loads the conversations).
+/// it that were read on the way: the page's query reads whole rows (a user's list joins their
+/// participations to the conversations), and only moved conversations are left for the caller
+/// to load.
 ///
 /// Conversations untouched since the snapshot are paged straight from the covering index; the
 /// few whose messages changed after it are placed by their newest message as of the snapshot.
@@ -371,21 +377,22 @@ fn rank_page(
         (OrderBy::CreatedAt, None) => {
             whole(app_page!(conn, app, query, walk, conversations::created_at))?
         }
-        (OrderBy::LastActivity, Some(user)) => (
-            member_page!(
-                conn,
-                app,
-                query,
-                walk,
-                user,
-                participants::conv_last_activity
-            ),
-            HashMap::new(),
-        ),
-        (OrderBy::CreatedAt, Some(user)) => (
-            member_page!(conn, app, query, walk, user, participants::conv_created_at),
-            HashMap::new(),
-        ),
+        (OrderBy::LastActivity, Some(user)) => whole(member_page!(
+            conn,
+            app,
+            query,
+            walk,
+            user,
+            participants::conv_last_activity
+        ))?,
+        (OrderBy::CreatedAt, Some(user)) => whole(member_page!(
+            conn,
+            app,
+            query,
+            walk,
+            user,
+            participants::conv_created_at
+        ))?,
     };
     let moved: Vec<(String, i64)> = match &query.member {
         None => unseen!(
