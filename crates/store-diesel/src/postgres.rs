@@ -181,6 +181,34 @@ pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapsho
         .ok_or_else(|| DbError::Corrupt(format!("snapshot {:?}", current.snapshot)))
 }
 
+/// The current snapshot and whether `user` has a user record in `app`, in one statement: a
+/// user's first list page reads both, and on PostgreSQL each statement is a round trip.
+/// (SQLite's twin runs the two queries: there they are function calls.)
+pub(crate) fn snapshot_knowing(
+    conn: &mut DbConnection,
+    app: &str,
+    user: &str,
+) -> Result<(parley_domain::Snapshot, bool), DbError> {
+    use diesel::sql_types::{Bool, Text};
+    #[derive(QueryableByName)]
+    struct Current {
+        #[diesel(sql_type = Text)]
+        snapshot: String,
+        #[diesel(sql_type = Bool)]
+        known: bool,
+    }
+    let current: Current = diesel::sql_query(
+        "SELECT pg_current_snapshot()::text AS snapshot, \
+         EXISTS (SELECT 1 FROM users WHERE app_id = $1 AND id = $2) AS known",
+    )
+    .bind::<Text, _>(app)
+    .bind::<Text, _>(user)
+    .get_result(conn)?;
+    let snapshot = parley_domain::Snapshot::parse(&current.snapshot)
+        .ok_or_else(|| DbError::Corrupt(format!("snapshot {:?}", current.snapshot)))?;
+    Ok((snapshot, current.known))
+}
+
 /// Locks the conversation's row for the rest of the write transaction. Every write transaction
 /// that touches a conversation, its participants or its messages takes this lock first, so
 /// that concurrent writers of one conversation queue instead of deadlocking, and so that what

@@ -170,6 +170,17 @@ pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapsho
     Ok(parley_domain::Snapshot::counter(value))
 }
 
+/// The current snapshot and whether `user` has a user record in `app`: two queries, which on
+/// SQLite are function calls (PostgreSQL's twin reads both in one statement, one round trip).
+pub(crate) fn snapshot_knowing(
+    conn: &mut DbConnection,
+    app: &str,
+    user: &str,
+) -> Result<(parley_domain::Snapshot, bool), DbError> {
+    let snapshot = snapshot(conn)?;
+    Ok((snapshot, conversations::user_known(conn, app, user)?))
+}
+
 /// Nothing to do: a SQLite write transaction holds the database's write lock from its start.
 #[allow(clippy::unnecessary_wraps)]
 pub(crate) fn lock_conversation(

@@ -24,6 +24,16 @@ use crate::schema::{
     conversations, idempotency_keys, message_files, messages, participants, reactions, users,
 };
 
+/// Whether `user` has a user record in `app` (a user's list needs one).
+pub(crate) fn user_known(conn: &mut DbConnection, app: &str, user: &str) -> Result<bool, DbError> {
+    let known: Option<String> = users::table
+        .find((app, user))
+        .select(users::id)
+        .first(conn)
+        .optional()?;
+    Ok(known.is_some())
+}
+
 /// Conversation rows (with their copies of the participants and the last message) as domain
 /// values, by ID.
 fn assemble(
@@ -697,21 +707,17 @@ impl ConversationRepository for Store {
         self.run(move |conn| {
             // One read transaction: the member check, the snapshot and the page agree.
             super::read_tx(&mut *conn, |c| {
-                if let Some(user) = &query.member {
-                    let known: Option<String> = users::table
-                        .find((app.as_str(), user.as_str()))
-                        .select(users::id)
-                        .first(c)
-                        .optional()?;
-                    if known.is_none() {
-                        return Ok(None);
-                    }
+                let (snapshot, known) = match (walk.snapshot, &query.member) {
+                    (None, Some(user)) => super::snapshot_knowing(c, &app, user.as_str())?,
+                    (None, None) => (super::snapshot(c)?, true),
+                    (Some(snapshot), Some(user)) => (snapshot, user_known(c, &app, user.as_str())?),
+                    (Some(snapshot), None) => (snapshot, true),
+                };
+                if !known {
+                    return Ok(None);
                 }
                 let at = At {
-                    snapshot: match walk.snapshot {
-                        Some(snapshot) => snapshot,
-                        None => super::snapshot(c)?,
-                    },
+                    snapshot,
                     after: walk.after,
                 };
                 let (page, mut loaded) = rank_page(c, &app, &query, &at)?;
