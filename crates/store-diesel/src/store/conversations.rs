@@ -359,6 +359,9 @@ struct At {
     after: Option<Position>,
 }
 
+/// Conversations read by ID.
+type Loaded = HashMap<String, Versioned<Conversation>>;
+
 /// The IDs and sort keys of one page, placed as of `walk.snapshot`, and the conversations of
 /// it that were read on the way: the page's query reads whole rows (a user's list joins their
 /// participations to the conversations), and only moved conversations are left for the caller
@@ -371,7 +374,7 @@ fn rank_page(
     app: &str,
     query: &ConversationQuery,
     walk: &At,
-) -> Result<(Vec<(String, i64)>, HashMap<String, Versioned<Conversation>>), DbError> {
+) -> Result<(Vec<(String, i64)>, Loaded), DbError> {
     let whole = |rows: Vec<(ConversationRow, i64)>| -> Result<_, DbError> {
         let page = rows.iter().map(|(r, key)| (r.id.clone(), *key)).collect();
         Ok((page, assemble(rows.into_iter().map(|(r, _)| r).collect())?))
