@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use parley_domain::archive::{ArchiveRepository, WholeConversation};
 use parley_domain::{AppId, RepositoryError, Versioned};
 
-use super::{key, MemoryStore, Stored};
+use super::{fresh_version, key, MemoryStore};
 
 #[async_trait]
 impl ArchiveRepository for MemoryStore {
@@ -26,21 +26,11 @@ impl ArchiveRepository for MemoryStore {
             let k = key(app, &w.conversation.id);
             let mut value = w.conversation.clone();
             value.last_message = None;
-            let version = i64::from(rand::random::<u32>()) << 20;
+            let version = fresh_version();
             data.conversations
                 .insert(k.clone(), Versioned { value, version });
             for m in &w.messages {
-                data.seq += 1;
-                let seq = data.seq;
-                data.place(
-                    &k,
-                    Stored {
-                        seq,
-                        version: 1,
-                        message: m.clone(),
-                        deleted_seq: None,
-                    },
-                );
+                data.store_new(&k, m.clone());
             }
             for r in &w.reactions {
                 data.reactions.insert(

@@ -73,6 +73,18 @@ impl Data {
         all.insert(at, stored);
     }
 
+    /// Stores a new message, numbered next, in its place by time.
+    fn store_new(&mut self, key: &Key, message: Message) {
+        self.seq += 1;
+        let stored = Stored {
+            seq: self.seq,
+            version: 1,
+            message,
+            deleted_seq: None,
+        };
+        self.place(key, stored);
+    }
+
     /// The ID an idempotency key answers, if it is still remembered.
     fn remembered(
         &self,
@@ -127,6 +139,11 @@ impl MemoryStore {
     }
 }
 
+/// A fresh random version per incarnation, like the SQL adapter's.
+fn fresh_version() -> i64 {
+    i64::from(rand::random::<u32>()) << 20
+}
+
 fn key(app: &AppId, id: &ConversationId) -> Key {
     (app.clone(), id.clone())
 }
@@ -154,8 +171,7 @@ impl ConversationRepository for MemoryStore {
         }
         let mut value = conversation.clone();
         value.last_message = None;
-        // A fresh random version per incarnation, like the SQL adapter.
-        let version = i64::from(rand::random::<u32>()) << 20;
+        let version = fresh_version();
         data.conversations.insert(key, Versioned { value, version });
         data.outbox.record(app, events);
         Ok(())
@@ -362,17 +378,7 @@ impl MessageRepository for MemoryStore {
                 data.idempotency
                     .insert(ikey, (message.id.clone(), message.created_at, false));
             }
-            data.seq += 1;
-            let seq = data.seq;
-            data.place(
-                &key,
-                Stored {
-                    seq,
-                    version: 1,
-                    message: message.clone(),
-                    deleted_seq: None,
-                },
-            );
+            data.store_new(&key, message.clone());
             if let Some(sender) = &message.sender {
                 if let Some(c) = data.conversations.get_mut(&key) {
                     if let Some(p) = c.value.participants.get_mut(sender) {
@@ -420,17 +426,7 @@ impl MessageRepository for MemoryStore {
                 data.idempotency
                     .insert(ikey, (message.id.clone(), message.created_at, true));
             }
-            data.seq += 1;
-            let seq = data.seq;
-            data.place(
-                &key,
-                Stored {
-                    seq,
-                    version: 1,
-                    message: message.clone(),
-                    deleted_seq: None,
-                },
-            );
+            data.store_new(&key, message.clone());
             if let Some(c) = data.conversations.get_mut(&key) {
                 for reader in &import.read_by {
                     if let Some(p) = c.value.participants.get_mut(reader) {
@@ -643,7 +639,7 @@ impl UserRepository for MemoryStore {
             let key = (app.clone(), write.user.id.clone());
             let version = match write.expected_version {
                 Some(v) => v + 1,
-                None => i64::from(rand::random::<u32>()) << 20,
+                None => fresh_version(),
             };
             data.users.insert(
                 key,

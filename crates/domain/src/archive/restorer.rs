@@ -103,20 +103,21 @@ impl Restorer {
     ) -> Result<(Restored, Vec<usize>), ServiceError> {
         let mut left = Vec::new();
         let mut taken = Vec::new();
-        let mut assembled = Vec::new();
+        let mut batch: Vec<WholeConversation> = Vec::new();
+        let mut rest = Vec::new();
         for (i, group) in groups.iter().enumerate() {
             match whole::assemble(group) {
                 Some(a) => {
                     taken.push(i);
-                    assembled.push(a);
+                    batch.push(a.whole);
+                    rest.push((a.records, a.files));
                 }
                 None => left.push(i),
             }
         }
-        if assembled.is_empty() {
+        if batch.is_empty() {
             return Ok((Restored::default(), left));
         }
-        let batch: Vec<WholeConversation> = assembled.iter().map(|a| a.whole.clone()).collect();
         match self.archive.insert_whole(app, &batch).await {
             Ok(()) => {}
             Err(RepositoryError::Conflict) => {
@@ -130,9 +131,9 @@ impl Restorer {
         // unused. Interrupted here, the next restore finds the conversation and writes the
         // files one by one.
         let mut done = Restored::default();
-        for a in &assembled {
-            done += a.records;
-            for (file, bytes) in &a.files {
+        for (records, files) in rest {
+            done += records;
+            for (file, bytes) in files {
                 done += self.file(app, file, bytes).await?;
             }
         }
