@@ -21,7 +21,6 @@ use parley_domain::{AppId, Clock, ConversationId, Cursor, CursorStore, Snapshot,
 
 /// The connection type of this backend.
 pub type DbConnection = diesel::PgConnection;
-pub(crate) type Db = diesel::pg::Pg;
 /// The pool's connection manager: checks a connection only after an outage may have broken it.
 pub(crate) type Manager = crate::pg_pool::PgManager;
 pub(crate) use crate::pg_pool::after as after_work;
@@ -179,6 +178,15 @@ pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapsho
         diesel::sql_query("SELECT pg_current_snapshot()::text AS snapshot").get_result(conn)?;
     parley_domain::Snapshot::parse(&current.snapshot)
         .ok_or_else(|| DbError::Corrupt(format!("snapshot {:?}", current.snapshot)))
+}
+
+/// The snapshot of the statement it is part of, in PostgreSQL's text form: a list page reads it
+/// with its rows, in one statement (one round trip). Outside a transaction, a statement runs on a
+/// snapshot of its own (READ COMMITTED), and `pg_current_snapshot()` is that snapshot, so every
+/// row the statement reads carries a stamp the snapshot sees. (SQLite's twin reads the activity
+/// counter.)
+pub(crate) fn statement_snapshot() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    diesel::dsl::sql("pg_current_snapshot()::text")
 }
 
 /// The current snapshot and whether `user` has a user record in `app`, in one statement: a

@@ -18,7 +18,6 @@ use diesel::prelude::*;
 
 /// The connection type of this backend.
 pub type DbConnection = diesel::SqliteConnection;
-pub(crate) type Db = diesel::sqlite::Sqlite;
 /// The pool's connection manager.
 pub(crate) type Manager = ConnectionManager<DbConnection>;
 
@@ -170,6 +169,16 @@ pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapsho
     Ok(parley_domain::Snapshot::counter(value))
 }
 
+/// The snapshot of the statement it is part of, in the text form of
+/// [`Snapshot::parse`](parley_domain::Snapshot::parse): everything up to the activity counter's
+/// value, which is what a SQLite statement (a read transaction of its own) sees. PostgreSQL's
+/// twin is `pg_current_snapshot()`.
+pub(crate) fn statement_snapshot() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
+    diesel::dsl::sql(
+        "(SELECT printf('%d:%d:', value + 1, value + 1) FROM counters WHERE name = 'activity')",
+    )
+}
+
 /// The current snapshot and whether `user` has a user record in `app`: two queries, which on
 /// SQLite are function calls (PostgreSQL's twin reads both in one statement, one round trip).
 pub(crate) fn snapshot_knowing(
@@ -178,7 +187,12 @@ pub(crate) fn snapshot_knowing(
     user: &str,
 ) -> Result<(parley_domain::Snapshot, bool), DbError> {
     let snapshot = snapshot(conn)?;
-    Ok((snapshot, conversations::user_known(conn, app, user)?))
+    let known: Option<String> = crate::schema::users::table
+        .find((app, user))
+        .select(crate::schema::users::id)
+        .first(conn)
+        .optional()?;
+    Ok((snapshot, known.is_some()))
 }
 
 /// Nothing to do: a SQLite write transaction holds the database's write lock from its start.

@@ -1,10 +1,8 @@
 //! `ConversationRepository` on diesel: one row per conversation, one per participant, and
 //! optimistic concurrency on the conversation's `version`.
 
-use std::collections::HashMap;
-
-use super::Db;
 use async_trait::async_trait;
+use diesel::dsl;
 use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use parley_domain::events::NewEvent;
@@ -24,28 +22,6 @@ use crate::schema::{
     conversations, idempotency_keys, message_files, messages, participants, reactions, users,
 };
 
-/// Whether `user` has a user record in `app` (a user's list needs one).
-pub(crate) fn user_known(conn: &mut DbConnection, app: &str, user: &str) -> Result<bool, DbError> {
-    let known: Option<String> = users::table
-        .find((app, user))
-        .select(users::id)
-        .first(conn)
-        .optional()?;
-    Ok(known.is_some())
-}
-
-/// Conversation rows (with their copies of the participants and the last message) as domain
-/// values, by ID.
-fn assemble(
-    rows: Vec<ConversationRow>,
-) -> Result<HashMap<String, Versioned<Conversation>>, DbError> {
-    let mut out = HashMap::with_capacity(rows.len());
-    for row in rows {
-        out.insert(row.id.clone(), row.into_versioned()?);
-    }
-    Ok(out)
-}
-
 fn load_one(
     conn: &mut DbConnection,
     app: &str,
@@ -57,39 +33,6 @@ fn load_one(
         .first(conn)
         .optional()?;
     row.map(ConversationRow::into_versioned).transpose()
-}
-
-/// `column = a OR column = b OR ...`: SQLite turns it into an index lookup, and unlike
-/// `IN (...)` with a variable number of values, diesel can cache the prepared statement (by its
-/// SQL text, one per length).
-macro_rules! any_of {
-    ($table:ty, $column:expr, $values:expr) => {{
-        let mut values = $values.into_iter();
-        let first = values.next().expect("any_of needs at least one value");
-        let mut expr: Box<dyn BoxableExpression<$table, Db, SqlType = Bool>> =
-            Box::new($column.eq(first));
-        for value in values {
-            expr = Box::new(expr.or($column.eq(value)));
-        }
-        expr
-    }};
-}
-
-/// The conversations with these IDs, in one query whatever their number.
-fn load_many(
-    conn: &mut DbConnection,
-    app: &str,
-    ids: &[String],
-) -> Result<HashMap<String, Versioned<Conversation>>, DbError> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let rows: Vec<ConversationRow> = conversations::table
-        .filter(conversations::app_id.eq(app))
-        .filter(any_of!(conversations::table, conversations::id, ids))
-        .select(ConversationRow::as_select())
-        .load(conn)?;
-    assemble(rows)
 }
 
 fn insert_participants(
@@ -240,13 +183,13 @@ macro_rules! unseen {
     }};
 }
 
-/// Part A of a page: conversations whose activity did not change after the snapshot, straight
-/// from a covering index of the order. `$q` is the boxed base query (the app's conversations, or
-/// one user's participations with their copy of the conversation columns); `$id`, `$seq` and
-/// `$activity` name its ID, last-message and last-activity columns. Diesel caches the statement
-/// by its SQL text, which varies only with the order and with which filters are present.
+/// A page in keyset order: `$q` (a boxed query: the app's conversations, or one user's
+/// participations joined to their conversations) after the walk's position, ordered by `$key`
+/// and `$id`, at most `limit` rows. `$seq` and `$activity` name its last-message and
+/// last-activity columns. Diesel caches the statement by its SQL text, which varies only with
+/// the order and with which filters are present.
 macro_rules! keyset_page {
-    ($conn:expr, $q:expr, $query:expr, $walk:expr, $key:expr, $id:expr, $seq:expr, $activity:expr, $row:ty) => {{
+    ($q:expr, $query:expr, $after:expr, $key:expr, $id:expr, $seq:expr, $activity:expr) => {{
         let mut q = $q;
         // With messages, the last activity is the last message's time.
         if let Some(before) = $query.last_message_before {
@@ -255,7 +198,7 @@ macro_rules! keyset_page {
         if let Some(after) = $query.last_message_after {
             q = q.filter($seq.is_not_null()).filter($activity.gt(after));
         }
-        match ($query.direction, &$walk.after) {
+        match ($query.direction, $after) {
             (Direction::Desc, Some(Position { key, id })) => {
                 q = q
                     .filter($key.le(*key))
@@ -272,36 +215,69 @@ macro_rules! keyset_page {
             Direction::Desc => q.order(($key.desc(), $id.desc())),
             Direction::Asc => q.order(($key.asc(), $id.asc())),
         };
-        let limit = i64::try_from($query.limit).unwrap_or(i64::MAX);
-        let rows: Vec<$row> = q.limit(limit).load($conn)?;
-        rows
+        q.limit(i64::try_from($query.limit).unwrap_or(i64::MAX))
     }};
 }
 
-/// The app's conversations untouched since the snapshot: whole rows with their sort keys, so
-/// that the page needs no second query for them (one round trip less on PostgreSQL).
-macro_rules! app_page {
-    ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {
-        keyset_page!(
-            $conn,
-            seen!(
-                conversations::table
-                    .select((ConversationRow::as_select(), $key))
-                    .filter(conversations::app_id.eq($app))
-                    .into_boxed(),
-                conversations::activity_seq,
-                &$walk.snapshot,
-                true
-            ),
-            $query,
-            $walk,
-            $key,
-            conversations::id,
-            conversations::last_message_seq,
-            conversations::last_activity,
-            (ConversationRow, i64)
-        )
+/// One row of a page's statement: the conversation, its sort key (for a moved one, its creation
+/// time: its key is worked out from its messages), whether it moved after the walk's snapshot,
+/// the statement's own snapshot, and whether the list's user has a user record.
+type PageRow = (ConversationRow, i64, bool, String, bool);
+
+/// The app's conversations as rows of a page's statement (see [`PageRow`]), `$sort` being the
+/// sort key's column (or, for moved ones, the creation time) and `$moved` `"TRUE"` or `"FALSE"`.
+macro_rules! app_rows {
+    ($app:expr, $sort:expr, $moved:literal) => {
+        conversations::table
+            .select((
+                ConversationRow::as_select(),
+                $sort,
+                dsl::sql::<Bool>($moved),
+                super::statement_snapshot(),
+                dsl::sql::<Bool>("TRUE"),
+            ))
+            .filter(conversations::app_id.eq($app))
+            .into_boxed()
     };
+}
+
+/// The app's conversations for a page, in one statement: with the walk's snapshot, those
+/// untouched since it (by the order's covering index) and those that moved after it; without
+/// one, the page as of the statement's own snapshot, which sees every row it reads (nothing has
+/// moved).
+macro_rules! app_page {
+    ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {{
+        macro_rules! page {
+            ($q:expr) => {
+                keyset_page!(
+                    $q,
+                    $query,
+                    $walk.after.as_ref(),
+                    $key,
+                    conversations::id,
+                    conversations::last_message_seq,
+                    conversations::last_activity
+                )
+            };
+        }
+        let out: Vec<PageRow> = match &$walk.snapshot {
+            None => page!(app_rows!($app, $key, "FALSE")).load($conn)?,
+            Some(snap) => page!(seen!(
+                app_rows!($app, $key, "FALSE"),
+                conversations::activity_seq,
+                snap,
+                true
+            ))
+            .union_all(unseen!(
+                app_rows!($app, conversations::created_at, "TRUE"),
+                conversations::activity_seq.assume_not_null(),
+                snap,
+                false
+            ))
+            .load($conn)?,
+        };
+        out
+    }};
 }
 
 /// Narrows a boxed query of `$user`'s participations to the conversations unread for them: the
@@ -319,163 +295,209 @@ macro_rules! only_unread {
     };
 }
 
-/// A user's participations (access other than None) whose conversation is untouched since the
-/// snapshot, joined to the conversations' rows (paged by the participations' covering index), and with `unreads_only` only those whose last message is someone else's and newer
-/// than their readUntil.
-macro_rules! member_page {
-    ($conn:expr, $app:expr, $query:expr, $walk:expr, $user:expr, $key:expr) => {{
+/// A user's conversations as rows of a page's statement, as [`app_rows`] gives the app's: their
+/// participations (access other than None, and with `unreads_only` only those whose last
+/// message is someone else's and newer than their readUntil) joined to the conversations' rows,
+/// and whether the user is on record.
+macro_rules! member_rows {
+    ($app:expr, $query:expr, $user:expr, $sort:expr, $moved:literal) => {{
+        let user: &UserId = $user;
         let mut q = participants::table
             .inner_join(
                 conversations::table.on(conversations::app_id
                     .eq(participants::app_id)
                     .and(conversations::id.eq(participants::conversation_id))),
             )
-            .select((ConversationRow::as_select(), $key))
+            .select((
+                ConversationRow::as_select(),
+                $sort,
+                dsl::sql::<Bool>($moved),
+                super::statement_snapshot(),
+                dsl::exists(
+                    users::table
+                        .filter(users::app_id.eq($app))
+                        .filter(users::id.eq(user.as_str())),
+                ),
+            ))
             .filter(participants::app_id.eq($app))
-            .filter(participants::user_id.eq($user.as_str().to_owned()))
+            .filter(participants::user_id.eq(user.as_str()))
             .filter(participants::access.ne(Access::None.as_str()))
             .into_boxed();
-        q = seen!(q, participants::conv_activity_seq, &$walk.snapshot, true);
         if $query.unreads_only {
-            q = only_unread!(q, $user);
+            q = only_unread!(q, user);
         }
-        keyset_page!(
-            $conn,
-            q,
-            $query,
-            $walk,
-            $key,
-            participants::conversation_id,
-            participants::conv_last_message_seq,
-            participants::conv_last_activity,
-            (ConversationRow, i64)
-        )
+        q
     }};
 }
 
-/// A walk with its snapshot settled.
-struct At {
-    snapshot: Snapshot,
-    after: Option<Position>,
+/// A user's conversations for a page, as [`app_page`] reads the app's, paged by the
+/// participations' covering index.
+macro_rules! member_page {
+    ($conn:expr, $app:expr, $query:expr, $walk:expr, $user:expr, $key:expr) => {{
+        macro_rules! page {
+            ($q:expr) => {
+                keyset_page!(
+                    $q,
+                    $query,
+                    $walk.after.as_ref(),
+                    $key,
+                    participants::conversation_id,
+                    participants::conv_last_message_seq,
+                    participants::conv_last_activity
+                )
+            };
+        }
+        let out: Vec<PageRow> = match &$walk.snapshot {
+            None => page!(member_rows!($app, $query, $user, $key, "FALSE")).load($conn)?,
+            Some(snap) => page!(seen!(
+                member_rows!($app, $query, $user, $key, "FALSE"),
+                participants::conv_activity_seq,
+                snap,
+                true
+            ))
+            .union_all(unseen!(
+                member_rows!($app, $query, $user, participants::conv_created_at, "TRUE"),
+                participants::conv_activity_seq.assume_not_null(),
+                snap,
+                false
+            ))
+            .load($conn)?,
+        };
+        out
+    }};
 }
 
-/// Conversations read by ID.
-type Loaded = HashMap<String, Versioned<Conversation>>;
+/// A page as read by its one statement, before the moved conversations are placed.
+struct Read {
+    /// The walk's snapshot, or the statement's own for a walk that starts here (None when the
+    /// statement returned no row).
+    snapshot: Option<Snapshot>,
+    /// Whether the list's user is on record (None when the statement returned no row).
+    known: Option<bool>,
+    /// Conversations untouched since the snapshot, with their sort keys.
+    page: Vec<(Versioned<Conversation>, i64)>,
+    /// Conversations that moved after the snapshot, with their creation times.
+    moved: Vec<(Versioned<Conversation>, i64)>,
+}
 
-/// The IDs and sort keys of one page, placed as of `walk.snapshot`, and the conversations of
-/// it that were read on the way: the page's query reads whole rows (a user's list joins their
-/// participations to the conversations), and only moved conversations are left for the caller
-/// to load.
-///
-/// Conversations untouched since the snapshot are paged straight from the covering index; the
-/// few whose messages changed after it are placed by their newest message as of the snapshot.
-fn rank_page(
+/// The page's statement (see [`app_page`] and [`member_page`]).
+fn read_page(
     conn: &mut DbConnection,
     app: &str,
     query: &ConversationQuery,
-    walk: &At,
-) -> Result<(Vec<(String, i64)>, Loaded), DbError> {
-    let whole = |rows: Vec<(ConversationRow, i64)>| -> Result<_, DbError> {
-        let page = rows.iter().map(|(r, key)| (r.id.clone(), *key)).collect();
-        Ok((page, assemble(rows.into_iter().map(|(r, _)| r).collect())?))
-    };
-    let (mut page, loaded) = match (query.order_by, &query.member) {
-        (OrderBy::LastActivity, None) => whole(app_page!(
-            conn,
-            app,
-            query,
-            walk,
-            conversations::last_activity
-        ))?,
-        (OrderBy::CreatedAt, None) => {
-            whole(app_page!(conn, app, query, walk, conversations::created_at))?
+    walk: &Walk,
+) -> Result<Read, DbError> {
+    let rows = match (query.order_by, &query.member) {
+        (OrderBy::LastActivity, None) => {
+            app_page!(conn, app, query, walk, conversations::last_activity)
         }
-        (OrderBy::LastActivity, Some(user)) => whole(member_page!(
+        (OrderBy::CreatedAt, None) => app_page!(conn, app, query, walk, conversations::created_at),
+        (OrderBy::LastActivity, Some(user)) => member_page!(
             conn,
             app,
             query,
             walk,
             user,
             participants::conv_last_activity
-        ))?,
-        (OrderBy::CreatedAt, Some(user)) => whole(member_page!(
-            conn,
-            app,
-            query,
-            walk,
-            user,
-            participants::conv_created_at
-        ))?,
+        ),
+        (OrderBy::CreatedAt, Some(user)) => {
+            member_page!(conn, app, query, walk, user, participants::conv_created_at)
+        }
     };
-    let moved: Vec<(String, i64)> = match &query.member {
-        None => unseen!(
-            conversations::table
-                .filter(conversations::app_id.eq(app))
-                .select((conversations::id, conversations::created_at))
-                .into_boxed(),
-            conversations::activity_seq.assume_not_null(),
-            &walk.snapshot,
-            false
-        )
-        .load(conn)?,
-        Some(user) => {
-            let mut q = participants::table
-                .filter(participants::app_id.eq(app))
-                .filter(participants::user_id.eq(user.as_str()))
-                .filter(participants::access.ne(Access::None.as_str()))
-                .select((participants::conversation_id, participants::conv_created_at))
-                .into_boxed();
-            q = unseen!(
-                q,
-                participants::conv_activity_seq.assume_not_null(),
-                &walk.snapshot,
-                false
+    let mut read = Read {
+        snapshot: walk.snapshot.clone(),
+        known: None,
+        page: Vec::with_capacity(rows.len()),
+        moved: Vec::new(),
+    };
+    for (row, key, moved, snapshot, known) in rows {
+        if read.snapshot.is_none() {
+            read.snapshot = Some(
+                Snapshot::parse(&snapshot)
+                    .ok_or_else(|| DbError::Corrupt(format!("snapshot {snapshot:?}")))?,
             );
-            if query.unreads_only {
-                q = only_unread!(q, user);
-            }
-            q.load(conn)?
         }
+        read.known = Some(known);
+        let conversation = row.into_versioned()?;
+        if moved {
+            read.moved.push((conversation, key));
+        } else {
+            read.page.push((conversation, key));
+        }
+    }
+    Ok(read)
+}
+
+/// One page of a list, placed as of the walk's snapshot (or, for a walk that starts here, the
+/// snapshot of the page's statement); None when the list's user is not on record.
+///
+/// One statement reads it all when nothing moved since the snapshot (on PostgreSQL, one round
+/// trip and no transaction: a statement sees one snapshot). Conversations untouched since the
+/// snapshot come straight from the order's covering index; the few whose messages changed after
+/// it are placed by their newest message as of the snapshot, which later statements still see
+/// as it was (what they read of the messages is narrowed to the snapshot too).
+fn list_page(
+    conn: &mut DbConnection,
+    app: &str,
+    query: &ConversationQuery,
+    walk: &Walk,
+) -> Result<Option<Page>, DbError> {
+    let read = read_page(conn, app, query, walk)?;
+    let (snapshot, known) = match (read.snapshot, read.known, &query.member) {
+        (Some(snapshot), Some(known), _) => (snapshot, known),
+        // No row: whether the user is on record, and a snapshot to report, on their own.
+        (snapshot, _, Some(user)) => {
+            let (current, known) = super::snapshot_knowing(conn, app, user.as_str())?;
+            (snapshot.unwrap_or(current), known)
+        }
+        (Some(snapshot), None, None) => (snapshot, true),
+        (None, _, None) => (super::snapshot(conn)?, true),
     };
-    if moved.is_empty() {
-        return Ok((page, loaded));
+    if !known {
+        return Ok(None);
     }
-    for (raw_id, created_at) in moved {
-        // A message existed at the snapshot when it was stored at or before it and not deleted
-        // by then (deleted messages stay as tombstones with the stamp of their deletion).
-        let q = messages::table
-            .filter(messages::app_id.eq(app))
-            .filter(messages::conversation_id.eq(&raw_id))
-            .order((messages::created_at.desc(), messages::seq.desc()))
-            .select(messages::created_at)
-            .into_boxed();
-        let q = seen!(q, super::message_stamp, &walk.snapshot, false);
-        let q = unseen!(q, messages::deleted_seq, &walk.snapshot, true);
-        let as_of: Option<i64> = q.first(conn).optional()?;
-        if !query.matches(as_of) {
-            continue;
-        }
-        let sort_key = query.sort_key(created_at, as_of);
-        let Ok(id) = ConversationId::new(raw_id.clone()) else {
-            continue;
-        };
-        if walk
-            .after
-            .as_ref()
-            .is_none_or(|p| query.is_after(sort_key, &id, p))
-        {
-            page.push((raw_id, sort_key));
+    let mut items = read.page;
+    if !read.moved.is_empty() {
+        for (conversation, created_at) in read.moved {
+            // A message existed at the snapshot when it was stored at or before it and not
+            // deleted by then (deleted messages stay as tombstones with the stamp of their
+            // deletion).
+            let q = messages::table
+                .filter(messages::app_id.eq(app))
+                .filter(messages::conversation_id.eq(conversation.value.id.as_str()))
+                .order((messages::created_at.desc(), messages::seq.desc()))
+                .select(messages::created_at)
+                .into_boxed();
+            let q = seen!(q, super::message_stamp, &snapshot, false);
+            let q = unseen!(q, messages::deleted_seq, &snapshot, true);
+            let as_of: Option<i64> = q.first(conn).optional()?;
+            if !query.matches(as_of) {
+                continue;
+            }
+            let sort_key = query.sort_key(created_at, as_of);
+            if walk
+                .after
+                .as_ref()
+                .is_none_or(|p| query.is_after(sort_key, &conversation.value.id, p))
+            {
+                items.push((conversation, sort_key));
+            }
         }
     }
-    page.sort_by(|(a_id, a_key), (b_id, b_key)| {
-        let ordering = (a_key, a_id.as_bytes()).cmp(&(b_key, b_id.as_bytes()));
+    // The statement's rows come in page order, but a UNION does not promise to keep it.
+    items.sort_by(|(a, a_key), (b, b_key)| {
+        let ordering =
+            (a_key, a.value.id.as_str().as_bytes()).cmp(&(b_key, b.value.id.as_str().as_bytes()));
         match query.direction {
             Direction::Asc => ordering,
             Direction::Desc => ordering.reverse(),
         }
     });
-    page.truncate(query.limit);
-    Ok((page, loaded))
+    items.truncate(query.limit);
+    Ok(Some(Page {
+        snapshot,
+        items: items.into_iter().map(|(c, key)| (c.value, key)).collect(),
+    }))
 }
 
 #[async_trait]
@@ -707,39 +729,7 @@ impl ConversationRepository for Store {
         walk: &Walk,
     ) -> Result<Option<Page>, RepositoryError> {
         let (app, query, walk) = (app.as_str().to_owned(), query.clone(), walk.clone());
-        self.run(move |conn| {
-            // One read transaction: the member check, the snapshot and the page agree.
-            super::read_tx(&mut *conn, |c| {
-                let (snapshot, known) = match (walk.snapshot, &query.member) {
-                    (None, Some(user)) => super::snapshot_knowing(c, &app, user.as_str())?,
-                    (None, None) => (super::snapshot(c)?, true),
-                    (Some(snapshot), Some(user)) => (snapshot, user_known(c, &app, user.as_str())?),
-                    (Some(snapshot), None) => (snapshot, true),
-                };
-                if !known {
-                    return Ok(None);
-                }
-                let at = At {
-                    snapshot,
-                    after: walk.after,
-                };
-                let (page, mut loaded) = rank_page(c, &app, &query, &at)?;
-                let missing: Vec<String> = page
-                    .iter()
-                    .filter(|(id, _)| !loaded.contains_key(id))
-                    .map(|(id, _)| id.clone())
-                    .collect();
-                loaded.extend(load_many(c, &app, &missing)?);
-                let items = page
-                    .into_iter()
-                    .filter_map(|(id, key)| loaded.remove(&id).map(|v| (v.value, key)))
-                    .collect();
-                Ok(Some(Page {
-                    snapshot: at.snapshot,
-                    items,
-                }))
-            })
-        })
-        .await
+        self.run(move |conn| list_page(conn, &app, &query, &walk))
+            .await
     }
 }
