@@ -35,7 +35,7 @@ if [[ -z "$DB_URL" ]]; then
   CLUSTER="$PWD/$DIR/pg-reads"
   scripts/pg-throwaway.sh stop "$CLUSTER" >/dev/null 2>&1 || true
   rm -rf "$CLUSTER"
-  DB_URL=$(PG_DURABLE=1 scripts/pg-throwaway.sh start "$CLUSTER" 25433 | sed -n 's/^PARLEY_PG_URL=//p')
+  DB_URL=$(PG_DURABLE=1 PG_STAT_STATEMENTS=1 scripts/pg-throwaway.sh start "$CLUSTER" 25433 | sed -n 's/^PARLEY_PG_URL=//p')
   trap 'scripts/pg-throwaway.sh stop "$CLUSTER" >/dev/null 2>&1 || true' EXIT
 fi
 PG_URL=$(schema_url "$DB_URL" bench_reads)
@@ -47,6 +47,14 @@ SEED=$(target/release/parley-seed --db "$DIR/reads.db" --conversations "$N")
 "$PSQL" -q "$DB_URL" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS bench_reads CASCADE; CREATE SCHEMA bench_reads"
 target/release/parley-seed --url "$PG_URL" --conversations "$N" >/dev/null
 "$PSQL" -q "$PG_URL" -c "VACUUM ANALYZE" >/dev/null
+# The seeding's writes reach the data files before any load runs, not during SQLite's.
+"$PSQL" -q "$DB_URL" -c "CHECKPOINT"
+# A profile of each PostgreSQL load, when the cluster has pg_stat_statements loaded.
+PROFILE=0
+if "$PSQL" -qAt "$DB_URL" -c "SHOW shared_preload_libraries" 2>/dev/null | grep -q pg_stat_statements; then
+  "$PSQL" -q "$DB_URL" -c "SET client_min_messages = warning; CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
+  PROFILE=1
+fi
 DEEP=$(sed -n 's/.*deep_cursor=\([^ ]*\).*/\1/p' <<<"$SEED")
 
 start() { # start URL PORT: a server; its PID in PID_<PORT>
@@ -62,6 +70,9 @@ wrk_out() { # wrk_out CONNS SCRIPT URL
 declare -A RPS P99
 measure() { # measure BACKEND NAME CONNS SCRIPT URL
   local out
+  if [[ "$1" == PostgreSQL && $PROFILE == 1 ]]; then
+    "$PSQL" -qAt "$DB_URL" -c "SELECT pg_stat_statements_reset()" >/dev/null
+  fi
   out=$(wrk_out "$3" "$4" "$5")
   RPS[$1/$2]=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   P99[$1/$2]=$(awk '$1 == "99%" {print $2}' <<<"$out")
@@ -69,6 +80,22 @@ measure() { # measure BACKEND NAME CONNS SCRIPT URL
   errors=$(awk '/Non-2xx/ {print $5}' <<<"$out")
   printf '%-10s %-36s %3s conns %10s req/s   p99 %9s   errors %s\n' \
     "$1" "$2" "$3" "${RPS[$1/$2]}" "${P99[$1/$2]}" "${errors:-0}"
+  if [[ "$1" == PostgreSQL && $PROFILE == 1 ]]; then
+    profile "$(awk '/requests in/ {print $1}' <<<"$out")"
+  fi
+}
+profile() { # profile REQUESTS: what pg_stat_statements counted during the last load
+  "$PSQL" -q "$DB_URL" -v requests="$1" <<'SQL'
+\pset footer off
+SELECT round(calls::numeric / :requests, 2) AS per_request,
+       round(mean_exec_time::numeric * 1000, 1) AS mean_us,
+       round((100 * total_exec_time / sum(total_exec_time) OVER ())::numeric, 1) AS pct_time,
+       left(regexp_replace(query, '\s+', ' ', 'g'), 100) AS statement
+FROM pg_stat_statements
+WHERE query NOT LIKE '%pg_stat_statements%'
+ORDER BY calls DESC
+LIMIT 6;
+SQL
 }
 OPS=("GET one conversation" "list first page" "list 1,000 pages deep" "a user's conversations")
 loads() { # loads BACKEND PORT

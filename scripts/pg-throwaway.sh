@@ -47,6 +47,9 @@ case "${1:-}" in
       echo "listen_addresses = '127.0.0.1'"
       echo "unix_socket_directories = '$dir'"
       echo "max_connections = 400"
+      if [[ "${PG_STAT_STATEMENTS:-}" == "1" ]]; then
+        echo "shared_preload_libraries = 'pg_stat_statements'"
+      fi
       if [[ "${PG_DURABLE:-}" != "1" ]]; then
         echo "fsync = off"
         echo "synchronous_commit = off"

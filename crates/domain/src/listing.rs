@@ -190,6 +190,9 @@ pub struct Walk {
 pub struct Page {
     pub snapshot: Snapshot,
     pub items: Vec<(Conversation, i64)>,
+    /// For a user's list, each item's unread message count, when the store counted them in the
+    /// page's own read (one round trip less on PostgreSQL); otherwise the message store is asked.
+    pub unread_counts: Option<Vec<i64>>,
 }
 
 /// What is remembered about the last item of a served page.

@@ -325,6 +325,16 @@ impl ConversationService {
         app: &AppId,
         query: &ConversationQuery,
     ) -> Result<Vec<Conversation>, ServiceError> {
+        Ok(self.list_page(app, query).await?.0)
+    }
+
+    /// [`ConversationService::list`], with the unread message counts the store read with the
+    /// page, if it did (see [`Page::unread_counts`]).
+    async fn list_page(
+        &self,
+        app: &AppId,
+        query: &ConversationQuery,
+    ) -> Result<(Vec<Conversation>, Option<Vec<i64>>), ServiceError> {
         let list = query.list_key();
         let walk = match &query.starting_after {
             None => Walk {
@@ -392,7 +402,10 @@ impl ConversationService {
             };
             self.cursors.remember(app, &list, &last.id, cursor).await;
         }
-        Ok(page.items.into_iter().map(|(c, _)| c).collect())
+        Ok((
+            page.items.into_iter().map(|(c, _)| c).collect(),
+            page.unread_counts,
+        ))
     }
 }
 
@@ -1103,7 +1116,7 @@ impl UserService {
             member: Some(user.clone()),
             ..query.clone()
         };
-        let page = self.conversations.list(app, &query).await?;
+        let (page, counted_with_page) = self.conversations.list_page(app, &query).await?;
         let unread: Vec<bool> = page
             .iter()
             .map(|c| {
@@ -1112,6 +1125,18 @@ impl UserService {
                     .is_some_and(|p| c.is_unread(user, p))
             })
             .collect();
+        if let Some(counts) = counted_with_page.filter(|counts| counts.len() == page.len()) {
+            return Ok(page
+                .into_iter()
+                .zip(unread)
+                .zip(counts)
+                .map(|((conversation, is_unread), count)| UserConversation {
+                    conversation,
+                    is_unread,
+                    unread_message_count: count,
+                })
+                .collect());
+        }
         // Only conversations whose newest message (by time) is newer than readUntil have
         // anything to count. That is the unread ones, and, after an import, those whose newest
         // message is the user's own (an import does not move its sender's readUntil).
@@ -1432,6 +1457,7 @@ mod tests {
                     Ok(Some(Page {
                         snapshot: crate::Snapshot::counter(77),
                         items: vec![(stored(1, &[]).value, 500)],
+                        unread_counts: None,
                     }))
                 });
             let mut cursors = MockCursorStore::new();
@@ -1474,6 +1500,7 @@ mod tests {
                     Ok(Some(Page {
                         snapshot: crate::Snapshot::counter(5),
                         items: vec![],
+                        unread_counts: None,
                     }))
                 });
             let mut cursors = MockCursorStore::new();

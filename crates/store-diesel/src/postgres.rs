@@ -180,13 +180,40 @@ pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapsho
         .ok_or_else(|| DbError::Corrupt(format!("snapshot {:?}", current.snapshot)))
 }
 
+/// PostgreSQL's `pg_snapshot` type, so that `pg_current_snapshot()` can be part of a statement
+/// diesel caches (a literal SQL fragment would make it prepare the statement anew every time).
+#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(name = "pg_snapshot"))]
+pub struct PgSnapshot;
+impl diesel::expression::FallibleCastsTo<diesel::sql_types::Text> for PgSnapshot {}
+impl diesel::expression::CastsTo<diesel::sql_types::Text> for PgSnapshot {}
+
+diesel::define_sql_function! {
+    /// The snapshot of the statement (outside a transaction) or of the transaction.
+    fn pg_current_snapshot() -> PgSnapshot;
+}
+
 /// The snapshot of the statement it is part of, in PostgreSQL's text form: a list page reads it
 /// with its rows, in one statement (one round trip). Outside a transaction, a statement runs on a
 /// snapshot of its own (READ COMMITTED), and `pg_current_snapshot()` is that snapshot, so every
 /// row the statement reads carries a stamp the snapshot sees. (SQLite's twin reads the activity
 /// counter.)
-pub(crate) fn statement_snapshot() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
-    diesel::dsl::sql("pg_current_snapshot()::text")
+macro_rules! pg_statement_snapshot {
+    () => {
+        diesel::ExpressionMethods::cast::<diesel::sql_types::Text>(
+            $crate::postgres::pg_current_snapshot(),
+        )
+    };
+}
+pub(crate) use pg_statement_snapshot as statement_snapshot;
+
+/// What [`statement_snapshot`] reads.
+pub(crate) type StatementSnapshot = String;
+
+/// The snapshot [`statement_snapshot`] read.
+pub(crate) fn read_statement_snapshot(text: String) -> Result<parley_domain::Snapshot, DbError> {
+    parley_domain::Snapshot::parse(&text)
+        .ok_or_else(|| DbError::Corrupt(format!("snapshot {text:?}")))
 }
 
 /// The current snapshot and whether `user` has a user record in `app`, in one statement: a

@@ -169,14 +169,28 @@ pub(crate) fn snapshot(conn: &mut DbConnection) -> Result<parley_domain::Snapsho
     Ok(parley_domain::Snapshot::counter(value))
 }
 
-/// The snapshot of the statement it is part of, in the text form of
-/// [`Snapshot::parse`](parley_domain::Snapshot::parse): everything up to the activity counter's
-/// value, which is what a SQLite statement (a read transaction of its own) sees. PostgreSQL's
-/// twin is `pg_current_snapshot()`.
-pub(crate) fn statement_snapshot() -> diesel::expression::SqlLiteral<diesel::sql_types::Text> {
-    diesel::dsl::sql(
-        "(SELECT printf('%d:%d:', value + 1, value + 1) FROM counters WHERE name = 'activity')",
-    )
+/// The snapshot of the statement it is part of: the activity counter's value, everything up to
+/// which a SQLite statement (a read transaction of its own) sees. PostgreSQL's twin is
+/// `pg_current_snapshot()`.
+macro_rules! sqlite_statement_snapshot {
+    () => {
+        $crate::schema::counters::table
+            .filter($crate::schema::counters::name.eq("activity"))
+            .select($crate::schema::counters::value)
+            .single_value()
+    };
+}
+pub(crate) use sqlite_statement_snapshot as statement_snapshot;
+
+/// What [`statement_snapshot`] reads.
+pub(crate) type StatementSnapshot = Option<i64>;
+
+/// The snapshot [`statement_snapshot`] read.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn read_statement_snapshot(
+    value: Option<i64>,
+) -> Result<parley_domain::Snapshot, DbError> {
+    Ok(parley_domain::Snapshot::counter(value.unwrap_or(0)))
 }
 
 /// The current snapshot and whether `user` has a user record in `app`: two queries, which on

@@ -320,7 +320,11 @@ impl ConversationRepository for MemoryStore {
             .take(query.limit)
             .filter_map(|(key, sort_key)| data.current(key).map(|c| (c.value, sort_key)))
             .collect();
-        Ok(Some(Page { snapshot, items }))
+        Ok(Some(Page {
+            snapshot,
+            items,
+            unread_counts: None,
+        }))
     }
 }
 

@@ -1572,3 +1572,81 @@ pub async fn a_users_unread_list_holds_only_conversations_with_unread_messages(s
         .unwrap();
     assert_eq!(member_ids(s, unread).await, ["system"]);
 }
+
+/// A page of a user's list that comes with unread message counts (the diesel stores count them
+/// in the page's own statement) has the counts the message store gives for the same items,
+/// whether the walk starts with the page or continues at a snapshot.
+pub async fn a_users_page_counts_unread_messages_as_the_message_store_does(s: &Stores) {
+    users_on_record(s, &["u", "v"]).await;
+    for id in ["none", "some", "own", "deleted"] {
+        conversation_with(s, "a", id, &["u", "v"], 1).await;
+    }
+    send(
+        s,
+        "some",
+        vec![
+            record("some", Some("v"), "one", 10),
+            record("some", Some("v"), "two", 11),
+            record("some", None, "note", 12),
+        ],
+    )
+    .await;
+    send(s, "own", vec![record("own", Some("u"), "mine", 20)]).await;
+    let gone = send(
+        s,
+        "deleted",
+        vec![
+            record("deleted", Some("v"), "x", 30),
+            record("deleted", Some("v"), "y", 31),
+        ],
+    )
+    .await;
+    assert!(s
+        .messages
+        .delete_message(&app("a"), &cid("deleted"), &gone[0])
+        .await
+        .unwrap());
+    let query = ConversationQuery {
+        member: Some(uid("u")),
+        ..Default::default()
+    };
+    let starting = Walk {
+        snapshot: None,
+        after: None,
+    };
+    for walk in [starting, fresh_walk(s).await] {
+        let page = s
+            .conversations
+            .list(&app("a"), &query, &walk)
+            .await
+            .unwrap()
+            .unwrap();
+        let reads: Vec<(ConversationId, i64)> = page
+            .items
+            .iter()
+            .map(|(c, _)| (c.id.clone(), c.participants[&uid("u")].read_until))
+            .collect();
+        let expected = s
+            .messages
+            .unread_counts(&app("a"), &uid("u"), &reads)
+            .await
+            .unwrap();
+        let by_id: BTreeMap<String, i64> = reads
+            .iter()
+            .map(|(id, _)| id.as_str().to_owned())
+            .zip(expected.iter().copied())
+            .collect();
+        assert_eq!(
+            by_id,
+            BTreeMap::from([
+                ("deleted".to_owned(), 1),
+                ("none".to_owned(), 0),
+                ("own".to_owned(), 0),
+                ("some".to_owned(), 3),
+            ])
+        );
+        if let Some(counts) = page.unread_counts {
+            assert_eq!(counts, expected, "{walk:?}");
+        }
+    }
+}

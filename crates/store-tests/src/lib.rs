@@ -102,6 +102,7 @@ macro_rules! contract_suite {
             a_users_list_holds_their_conversations_but_not_hidden_or_left_ones,
             a_walk_without_a_snapshot_is_placed_as_of_the_current_one,
             a_users_unread_list_holds_only_conversations_with_unread_messages,
+            a_users_page_counts_unread_messages_as_the_message_store_does,
         );
         $crate::event_cases!(
             $factory;

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use diesel::dsl;
 use diesel::prelude::*;
-use diesel::sql_types::Bool;
+use diesel::sql_types::{BigInt, Bool, Nullable};
 use parley_domain::events::NewEvent;
 use parley_domain::{
     Access, AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository,
@@ -219,22 +219,29 @@ macro_rules! keyset_page {
     }};
 }
 
-/// One row of a page's statement: the conversation, its sort key (for a moved one, its creation
-/// time: its key is worked out from its messages), whether it moved after the walk's snapshot,
-/// the statement's own snapshot, and whether the list's user has a user record.
-type PageRow = (ConversationRow, i64, bool, String, bool);
+/// One row of a page's statement: the conversation, its sort key (for one that moved after the
+/// walk's snapshot, its current one: its place is worked out from its messages), the statement's
+/// own snapshot, whether the list's user has a user record, and (for a user's list) how many
+/// live messages newer than their readUntil others sent (their unread message count).
+type PageRow = (
+    ConversationRow,
+    i64,
+    super::StatementSnapshot,
+    bool,
+    Option<i64>,
+);
 
-/// The app's conversations as rows of a page's statement (see [`PageRow`]), `$sort` being the
-/// sort key's column (or, for moved ones, the creation time) and `$moved` `"TRUE"` or `"FALSE"`.
+/// The app's conversations as rows of a page's statement (see [`PageRow`]), `$key` being the
+/// sort key's column.
 macro_rules! app_rows {
-    ($app:expr, $sort:expr, $moved:literal) => {
+    ($app:expr, $key:expr) => {
         conversations::table
             .select((
                 ConversationRow::as_select(),
-                $sort,
-                dsl::sql::<Bool>($moved),
-                super::statement_snapshot(),
-                dsl::sql::<Bool>("TRUE"),
+                $key,
+                super::statement_snapshot!(),
+                true.into_sql::<Bool>(),
+                None::<i64>.into_sql::<Nullable<BigInt>>(),
             ))
             .filter(conversations::app_id.eq($app))
             .into_boxed()
@@ -261,15 +268,15 @@ macro_rules! app_page {
             };
         }
         let out: Vec<PageRow> = match &$walk.snapshot {
-            None => page!(app_rows!($app, $key, "FALSE")).load($conn)?,
+            None => page!(app_rows!($app, $key)).load($conn)?,
             Some(snap) => page!(seen!(
-                app_rows!($app, $key, "FALSE"),
+                app_rows!($app, $key),
                 conversations::activity_seq,
                 snap,
                 true
             ))
             .union_all(unseen!(
-                app_rows!($app, conversations::created_at, "TRUE"),
+                app_rows!($app, $key),
                 conversations::activity_seq.assume_not_null(),
                 snap,
                 false
@@ -300,7 +307,7 @@ macro_rules! only_unread {
 /// message is someone else's and newer than their readUntil) joined to the conversations' rows,
 /// and whether the user is on record.
 macro_rules! member_rows {
-    ($app:expr, $query:expr, $user:expr, $sort:expr, $moved:literal) => {{
+    ($app:expr, $query:expr, $user:expr, $key:expr) => {{
         let user: &UserId = $user;
         let mut q = participants::table
             .inner_join(
@@ -310,14 +317,27 @@ macro_rules! member_rows {
             )
             .select((
                 ConversationRow::as_select(),
-                $sort,
-                dsl::sql::<Bool>($moved),
-                super::statement_snapshot(),
+                $key,
+                super::statement_snapshot!(),
                 dsl::exists(
                     users::table
                         .filter(users::app_id.eq($app))
                         .filter(users::id.eq(user.as_str())),
                 ),
+                // As the message store's `unread_counts` counts, from the (conversation,
+                // created_at) index.
+                messages::table
+                    .filter(messages::app_id.eq(participants::app_id))
+                    .filter(messages::conversation_id.eq(participants::conversation_id))
+                    .filter(messages::created_at.gt(participants::read_until))
+                    .filter(messages::deleted_seq.is_null())
+                    .filter(
+                        messages::sender_id
+                            .is_null()
+                            .or(messages::sender_id.ne(user.as_str())),
+                    )
+                    .select(dsl::count_star())
+                    .single_value(),
             ))
             .filter(participants::app_id.eq($app))
             .filter(participants::user_id.eq(user.as_str()))
@@ -348,15 +368,15 @@ macro_rules! member_page {
             };
         }
         let out: Vec<PageRow> = match &$walk.snapshot {
-            None => page!(member_rows!($app, $query, $user, $key, "FALSE")).load($conn)?,
+            None => page!(member_rows!($app, $query, $user, $key)).load($conn)?,
             Some(snap) => page!(seen!(
-                member_rows!($app, $query, $user, $key, "FALSE"),
+                member_rows!($app, $query, $user, $key),
                 participants::conv_activity_seq,
                 snap,
                 true
             ))
             .union_all(unseen!(
-                member_rows!($app, $query, $user, participants::conv_created_at, "TRUE"),
+                member_rows!($app, $query, $user, $key),
                 participants::conv_activity_seq.assume_not_null(),
                 snap,
                 false
@@ -374,10 +394,11 @@ struct Read {
     snapshot: Option<Snapshot>,
     /// Whether the list's user is on record (None when the statement returned no row).
     known: Option<bool>,
-    /// Conversations untouched since the snapshot, with their sort keys.
-    page: Vec<(Versioned<Conversation>, i64)>,
-    /// Conversations that moved after the snapshot, with their creation times.
-    moved: Vec<(Versioned<Conversation>, i64)>,
+    /// Conversations untouched since the snapshot, with their sort keys and (a user's list)
+    /// unread message counts.
+    page: Vec<(Versioned<Conversation>, i64, Option<i64>)>,
+    /// Conversations that moved after the snapshot, with their unread message counts.
+    moved: Vec<(Versioned<Conversation>, Option<i64>)>,
 }
 
 /// The page's statement (see [`app_page`] and [`member_page`]).
@@ -410,19 +431,22 @@ fn read_page(
         page: Vec::with_capacity(rows.len()),
         moved: Vec::new(),
     };
-    for (row, key, moved, snapshot, known) in rows {
+    for (row, key, snapshot, known, unread) in rows {
         if read.snapshot.is_none() {
-            read.snapshot = Some(
-                Snapshot::parse(&snapshot)
-                    .ok_or_else(|| DbError::Corrupt(format!("snapshot {snapshot:?}")))?,
-            );
+            read.snapshot = Some(super::read_statement_snapshot(snapshot)?);
         }
         read.known = Some(known);
+        // A row with a stamp the walk's snapshot does not see came from the statement's second
+        // part: it moved after the snapshot (a participation carries its conversation's stamp).
+        let moved = match (&walk.snapshot, row.activity_seq) {
+            (Some(walk), Some(stamp)) => !walk.sees(stamp),
+            _ => false,
+        };
         let conversation = row.into_versioned()?;
         if moved {
-            read.moved.push((conversation, key));
+            read.moved.push((conversation, unread));
         } else {
-            read.page.push((conversation, key));
+            read.page.push((conversation, key, unread));
         }
     }
     Ok(read)
@@ -458,7 +482,8 @@ fn list_page(
     }
     let mut items = read.page;
     if !read.moved.is_empty() {
-        for (conversation, created_at) in read.moved {
+        for (conversation, unread) in read.moved {
+            let created_at = conversation.value.created_at;
             // A message existed at the snapshot when it was stored at or before it and not
             // deleted by then (deleted messages stay as tombstones with the stamp of their
             // deletion).
@@ -480,12 +505,12 @@ fn list_page(
                 .as_ref()
                 .is_none_or(|p| query.is_after(sort_key, &conversation.value.id, p))
             {
-                items.push((conversation, sort_key));
+                items.push((conversation, sort_key, unread));
             }
         }
     }
     // The statement's rows come in page order, but a UNION does not promise to keep it.
-    items.sort_by(|(a, a_key), (b, b_key)| {
+    items.sort_by(|(a, a_key, _), (b, b_key, _)| {
         let ordering =
             (a_key, a.value.id.as_str().as_bytes()).cmp(&(b_key, b.value.id.as_str().as_bytes()));
         match query.direction {
@@ -494,9 +519,19 @@ fn list_page(
         }
     });
     items.truncate(query.limit);
+    let unread_counts = query.member.as_ref().map(|_| {
+        items
+            .iter()
+            .map(|(_, _, unread)| unread.unwrap_or(0))
+            .collect()
+    });
     Ok(Some(Page {
         snapshot,
-        items: items.into_iter().map(|(c, key)| (c.value, key)).collect(),
+        items: items
+            .into_iter()
+            .map(|(c, key, _)| (c.value, key))
+            .collect(),
+        unread_counts,
     }))
 }
 
