@@ -16,7 +16,6 @@ use crate::schema::conversations as conversation_rows;
 use crate::schema::list_cursors;
 use crate::stamps::Numbers;
 use async_trait::async_trait;
-use diesel::upsert::excluded;
 use parley_domain::{AppId, Clock, ConversationId, Cursor, CursorStore, Snapshot, SystemClock};
 
 /// The connection type of this backend.
@@ -262,6 +261,19 @@ pub(crate) fn lock_conversation(
     Ok(())
 }
 
+diesel::define_sql_function! {
+    /// The upsert of a page end into `list_cursors` (a migration's function: a statement diesel
+    /// keeps prepared, where its own upsert would be prepared and planned anew every time).
+    fn parley_remember_cursor(
+        app_id: diesel::sql_types::Text,
+        list_key: diesel::sql_types::Text,
+        conversation_id: diesel::sql_types::Text,
+        sort_key: diesel::sql_types::BigInt,
+        snapshot: diesel::sql_types::Text,
+        remembered_at: diesel::sql_types::BigInt,
+    ) -> diesel::sql_types::Bool;
+}
+
 /// How long a remembered page end is used, as in the in-memory cursor store.
 const CURSOR_MAX_AGE_MS: i64 = 15 * 60 * 1000;
 
@@ -280,27 +292,15 @@ impl CursorStore for Store {
         let now = SystemClock.now_ms();
         let result = self
             .run(move |conn| {
-                diesel::insert_into(list_cursors::table)
-                    .values((
-                        list_cursors::app_id.eq(&app),
-                        list_cursors::list_key.eq(&list),
-                        list_cursors::conversation_id.eq(&last),
-                        list_cursors::sort_key.eq(cursor.key),
-                        list_cursors::snapshot.eq(cursor.snapshot.to_string()),
-                        list_cursors::remembered_at.eq(now),
-                    ))
-                    .on_conflict((
-                        list_cursors::app_id,
-                        list_cursors::list_key,
-                        list_cursors::conversation_id,
-                    ))
-                    .do_update()
-                    .set((
-                        list_cursors::sort_key.eq(excluded(list_cursors::sort_key)),
-                        list_cursors::snapshot.eq(excluded(list_cursors::snapshot)),
-                        list_cursors::remembered_at.eq(excluded(list_cursors::remembered_at)),
-                    ))
-                    .execute(conn)?;
+                diesel::select(parley_remember_cursor(
+                    &app,
+                    &list,
+                    &last,
+                    cursor.key,
+                    cursor.snapshot.to_string(),
+                    now,
+                ))
+                .execute(conn)?;
                 // Now and then, forget the expired ones.
                 if rand::random::<u8>() == 0 {
                     diesel::delete(

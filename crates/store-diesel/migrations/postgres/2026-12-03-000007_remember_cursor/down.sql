@@ -1,0 +1,1 @@
+DROP FUNCTION parley_remember_cursor(TEXT, TEXT, TEXT, BIGINT, TEXT, BIGINT);
