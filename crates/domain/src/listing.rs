@@ -193,6 +193,9 @@ pub struct Page {
     /// For a user's list, each item's unread message count, when the store counted them in the
     /// page's own read (one round trip less on PostgreSQL); otherwise the message store is asked.
     pub unread_counts: Option<Vec<i64>>,
+    /// Whether the store already remembered the page's end, with its sort key and `snapshot`,
+    /// for the list key it was given (see `ConversationRepository::list_remembering`).
+    pub end_remembered: bool,
 }
 
 /// What is remembered about the last item of a served page.

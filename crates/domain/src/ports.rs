@@ -148,6 +148,25 @@ pub trait ConversationRepository: Send + Sync + 'static {
         query: &ConversationQuery,
         walk: &Walk,
     ) -> Result<Option<Page>, RepositoryError>;
+
+    /// As [`list`](Self::list), for a store that is also the [`CursorStore`] the list's walks
+    /// are remembered in: it may remember the page's end under `list_key` in the same read (on
+    /// PostgreSQL, in the page's one statement) as [`CursorStore::remember`] would, and then says
+    /// so in [`Page::end_remembered`]. The service calls it only when its cursor store is this
+    /// store; stores that do not keep cursors need not override it.
+    ///
+    /// # Errors
+    /// As for [`list`](Self::list).
+    async fn list_remembering(
+        &self,
+        app: &AppId,
+        query: &ConversationQuery,
+        walk: &Walk,
+        list_key: &str,
+    ) -> Result<Option<Page>, RepositoryError> {
+        let _ = list_key;
+        self.list(app, query, walk).await
+    }
 }
 
 /// Durable storage of messages, scoped by app and conversation.

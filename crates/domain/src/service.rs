@@ -35,6 +35,9 @@ pub const MAX_WRITE_ATTEMPTS: usize = 100;
 pub struct ConversationService {
     repo: Arc<dyn ConversationRepository>,
     cursors: Arc<dyn CursorStore>,
+    /// Whether `cursors` is `repo` itself (PostgreSQL): then a page's end is remembered in the
+    /// page's own read ([`ConversationRepository::list_remembering`]).
+    cursors_in_repo: bool,
     clock: Arc<dyn Clock>,
     limits: Limits,
     events: Option<(EventRecorder, ReadLookup)>,
@@ -68,6 +71,7 @@ impl ConversationService {
         limits: Limits,
     ) -> Self {
         Self {
+            cursors_in_repo: std::ptr::addr_eq(Arc::as_ptr(&repo), Arc::as_ptr(&cursors)),
             repo,
             cursors,
             clock,
@@ -390,12 +394,13 @@ impl ConversationService {
                 }
             }
         };
-        let page = self
-            .repo
-            .list(app, query, &walk)
-            .await?
-            .ok_or(ServiceError::NotFound("user"))?;
-        if let Some((last, key)) = page.items.last() {
+        let page = if self.cursors_in_repo {
+            self.repo.list_remembering(app, query, &walk, &list).await?
+        } else {
+            self.repo.list(app, query, &walk).await?
+        }
+        .ok_or(ServiceError::NotFound("user"))?;
+        if let (Some((last, key)), false) = (page.items.last(), page.end_remembered) {
             let cursor = Cursor {
                 key: *key,
                 snapshot: page.snapshot,
@@ -1458,6 +1463,7 @@ mod tests {
                         snapshot: crate::Snapshot::counter(77),
                         items: vec![(stored(1, &[]).value, 500)],
                         unread_counts: None,
+                        end_remembered: false,
                     }))
                 });
             let mut cursors = MockCursorStore::new();
@@ -1501,6 +1507,7 @@ mod tests {
                         snapshot: crate::Snapshot::counter(5),
                         items: vec![],
                         unread_counts: None,
+                        end_remembered: false,
                     }))
                 });
             let mut cursors = MockCursorStore::new();

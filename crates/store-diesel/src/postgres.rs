@@ -277,6 +277,154 @@ diesel::define_sql_function! {
 /// How long a remembered page end is used, as in the in-memory cursor store.
 const CURSOR_MAX_AGE_MS: i64 = 15 * 60 * 1000;
 
+/// Now and then (one call in 256), forgets the page ends remembered longer ago than they are
+/// used.
+pub(crate) fn sweep_cursors(conn: &mut DbConnection, now: i64) -> Result<(), DbError> {
+    if rand::random::<u8>() == 0 {
+        diesel::delete(
+            list_cursors::table.filter(list_cursors::remembered_at.lt(now - CURSOR_MAX_AGE_MS)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A column of a list page's statement that remembers the page's end in `list_cursors` as
+/// [`CursorStore::remember`] does, so that a page and its remembered end are one round trip
+/// instead of two:
+///
+/// ```sql
+/// CASE WHEN row_number() OVER (ORDER BY key, id) = $limit OR lead(1) OVER (...) IS NULL
+///      THEN parley_remember_cursor($app, $list, id, key, COALESCE($snapshot, <statement's>), $now)
+/// END
+/// ```
+///
+/// The window is the page's own order, so PostgreSQL numbers the rows as it reads them from the
+/// order's index; the row numbered `limit`, or the last when fewer follow the walk's position,
+/// ends the page. Only rows the page returns are evaluated (the `LIMIT` above the window stops
+/// the read), and `CASE` calls the function for the one ending row: it is true there and NULL
+/// elsewhere. The walk's snapshot is the page's; a walk that starts here gets the statement's
+/// own, which is the snapshot the page reports. Without a list key it is `NULL`.
+///
+/// SQLite's twin is always `NULL`: there the cursors live in the server's memory.
+#[derive(Debug, Clone)]
+pub(crate) struct PageEnd<K, I> {
+    key: K,
+    id: I,
+    descending: bool,
+    limit: i64,
+    remember: Option<RememberArgs>,
+}
+
+#[derive(Debug, Clone)]
+struct RememberArgs {
+    app: String,
+    list: String,
+    snapshot: Option<String>,
+    now: i64,
+}
+
+/// The page end column for a page of `query` after `walk`'s position, remembered under
+/// `remember` (list key and time) when given. See [`PageEnd`].
+pub(crate) fn page_end<K, I>(
+    key: K,
+    id: I,
+    app: &str,
+    query: &parley_domain::ConversationQuery,
+    walk: &parley_domain::Walk,
+    remember: Option<(&str, i64)>,
+) -> PageEnd<K, I> {
+    PageEnd {
+        key,
+        id,
+        descending: query.direction == parley_domain::Direction::Desc,
+        limit: i64::try_from(query.limit).unwrap_or(i64::MAX),
+        remember: remember.map(|(list, now)| RememberArgs {
+            app: app.to_owned(),
+            list: list.to_owned(),
+            snapshot: walk.snapshot.as_ref().map(ToString::to_string),
+            now,
+        }),
+    }
+}
+
+impl<K, I> diesel::expression::Expression for PageEnd<K, I> {
+    type SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>;
+}
+
+impl<K, I, QS> diesel::expression::AppearsOnTable<QS> for PageEnd<K, I>
+where
+    K: diesel::expression::AppearsOnTable<QS>,
+    I: diesel::expression::AppearsOnTable<QS>,
+{
+}
+
+impl<K, I, QS> diesel::expression::SelectableExpression<QS> for PageEnd<K, I>
+where
+    K: diesel::expression::SelectableExpression<QS>,
+    I: diesel::expression::SelectableExpression<QS>,
+{
+}
+
+// A window function: it is computed per row, so it mixes with plain columns (no GROUP BY).
+impl<K, I, GB> diesel::expression::ValidGrouping<GB> for PageEnd<K, I> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
+}
+
+// Its SQL text varies (direction, list key or not), so diesel caches its statements by text.
+impl<K, I> diesel::query_builder::QueryId for PageEnd<K, I> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<K, I> diesel::query_builder::QueryFragment<diesel::pg::Pg> for PageEnd<K, I>
+where
+    K: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    I: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Nullable, Text};
+        let Some(args) = &self.remember else {
+            out.push_sql("NULL::boolean");
+            return Ok(());
+        };
+        let direction = if self.descending { " DESC" } else { " ASC" };
+        let window = |mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>| {
+            out.push_sql(" OVER (ORDER BY ");
+            self.key.walk_ast(out.reborrow())?;
+            out.push_sql(direction);
+            out.push_sql(", ");
+            self.id.walk_ast(out.reborrow())?;
+            out.push_sql(direction);
+            out.push_sql(")");
+            QueryResult::Ok(())
+        };
+        out.push_sql("CASE WHEN row_number()");
+        window(out.reborrow())?;
+        out.push_sql(" = ");
+        out.push_bind_param::<BigInt, _>(&self.limit)?;
+        out.push_sql(" OR lead(1)");
+        window(out.reborrow())?;
+        out.push_sql(" IS NULL THEN parley_remember_cursor(");
+        out.push_bind_param::<Text, _>(&args.app)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&args.list)?;
+        out.push_sql(", ");
+        self.id.walk_ast(out.reborrow())?;
+        out.push_sql(", ");
+        self.key.walk_ast(out.reborrow())?;
+        out.push_sql(", COALESCE(");
+        out.push_bind_param::<Nullable<Text>, _>(&args.snapshot)?;
+        out.push_sql(", pg_current_snapshot()::text), ");
+        out.push_bind_param::<BigInt, _>(&args.now)?;
+        out.push_sql(") END");
+        Ok(())
+    }
+}
+
 /// Page ends in the database, shared by every server on it, so that a walk continues from its
 /// snapshot whichever server answers its next page. Failures only cost that guarantee (the walk
 /// then continues from its cursor conversation's current position), so they are logged, not
@@ -301,15 +449,7 @@ impl CursorStore for Store {
                     now,
                 ))
                 .execute(conn)?;
-                // Now and then, forget the expired ones.
-                if rand::random::<u8>() == 0 {
-                    diesel::delete(
-                        list_cursors::table
-                            .filter(list_cursors::remembered_at.lt(now - CURSOR_MAX_AGE_MS)),
-                    )
-                    .execute(conn)?;
-                }
-                Ok(())
+                sweep_cursors(conn, now)
             })
             .await;
         if let Err(e) = result {

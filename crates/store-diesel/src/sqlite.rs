@@ -185,6 +185,26 @@ pub(crate) use sqlite_statement_snapshot as statement_snapshot;
 /// What [`statement_snapshot`] reads.
 pub(crate) type StatementSnapshot = Option<i64>;
 
+/// The page end column of a list page's statement: always NULL, since on SQLite the cursors
+/// live in the server's memory (its PostgreSQL twin remembers the page's end in the database,
+/// in the page's own statement).
+pub(crate) fn page_end<K, I>(
+    _key: K,
+    _id: I,
+    _app: &str,
+    _query: &parley_domain::ConversationQuery,
+    _walk: &parley_domain::Walk,
+    _remember: Option<(&str, i64)>,
+) -> diesel::dsl::AsExprOf<Option<bool>, diesel::sql_types::Nullable<diesel::sql_types::Bool>> {
+    None::<bool>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Bool>>()
+}
+
+/// Nothing to sweep: the cursors live in the server's memory.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn sweep_cursors(_conn: &mut DbConnection, _now: i64) -> Result<(), DbError> {
+    Ok(())
+}
+
 /// The snapshot [`statement_snapshot`] read.
 #[allow(clippy::unnecessary_wraps)]
 pub(crate) fn read_statement_snapshot(

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use parley_store_diesel::{testing, PgOptions, PgStore};
-use parley_store_memory::MemoryCursorStore;
 use parley_store_tests::Stores;
 
 /// Drops the case's schema when the case ends.
@@ -49,8 +48,10 @@ async fn stores() -> Option<Stores> {
         reactions: store.clone(),
         files: store.clone(),
         probe: store.clone(),
-        archive: store,
-        cursors: Arc::new(MemoryCursorStore::default()),
+        archive: store.clone(),
+        // As the server wires it: the database keeps the page ends, and a page remembers its
+        // own end in its statement.
+        cursors: store,
         guard: Box::new(schema),
     })
 }

@@ -324,6 +324,7 @@ impl ConversationRepository for MemoryStore {
             snapshot,
             items,
             unread_counts: None,
+            end_remembered: false,
         }))
     }
 }

@@ -893,6 +893,111 @@ pub async fn listing_continues_after_a_position(s: &Stores) {
     );
 }
 
+/// Checks a page read by `list_remembering` under `list`: a store that is its own cursor store
+/// must have remembered the end when `required`, and whatever it says it remembered is recalled
+/// as `CursorStore::remember` would have stored it (the last item's key, the page's snapshot).
+async fn end_is_remembered(s: &Stores, list: &str, page: &parley_domain::Page, required: bool) {
+    let joint = std::ptr::addr_eq(Arc::as_ptr(&s.conversations), Arc::as_ptr(&s.cursors));
+    let (last, key) = page.items.last().expect("a page with items");
+    if joint && required {
+        assert!(
+            page.end_remembered,
+            "the page ending with {} is remembered",
+            last.id
+        );
+    }
+    if page.end_remembered {
+        assert_eq!(
+            s.cursors.recall(&app("a"), list, &last.id).await,
+            Some(parley_domain::Cursor {
+                key: *key,
+                snapshot: page.snapshot.clone(),
+            }),
+            "the remembered end of the page ending with {}",
+            last.id
+        );
+    }
+}
+
+/// A store that keeps the cursors itself (PostgreSQL) remembers a page's end in the page's own
+/// read, as `CursorStore::remember` would: for a first page, a page continuing a walk after a
+/// conversation moved (where the moved one may end it instead, and the service remembers), a
+/// short last page, and a user's page. Stores that do not (memory, SQLite) leave it to the
+/// service, and must not say otherwise.
+pub async fn a_page_remembers_its_end_in_its_read_when_the_store_keeps_the_cursors(s: &Stores) {
+    listing_fixture(s, &[Some(10_100), None, Some(10_300), Some(10_200), None]).await;
+    users_on_record(s, &["u"]).await;
+    let query = ConversationQuery {
+        limit: 2,
+        ..Default::default()
+    };
+    let start = Walk {
+        snapshot: None,
+        after: None,
+    };
+    let first = s
+        .conversations
+        .list_remembering(&app("a"), &query, &start, "all")
+        .await
+        .unwrap()
+        .unwrap();
+    let ids = |page: &parley_domain::Page| -> Vec<String> {
+        page.items.iter().map(|(c, _)| c.id.to_string()).collect()
+    };
+    assert_eq!(ids(&first), ["c2", "c3"]);
+    end_is_remembered(s, "all", &first, true).await;
+    // c0 moves after the walk's snapshot: it is placed as of the snapshot, on the next page.
+    send(s, "c0", vec![record("c0", Some("u"), "later", 10_400)]).await;
+    let after = |page: &parley_domain::Page| {
+        let (last, key) = page.items.last().unwrap();
+        Walk {
+            snapshot: Some(page.snapshot.clone()),
+            after: Some(Position {
+                key: *key,
+                id: last.id.clone(),
+            }),
+        }
+    };
+    let second = s
+        .conversations
+        .list_remembering(&app("a"), &query, &after(&first), "all")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&second), ["c0", "c4"]);
+    assert_eq!(second.snapshot, first.snapshot);
+    end_is_remembered(s, "all", &second, false).await;
+    let third = s
+        .conversations
+        .list_remembering(&app("a"), &query, &after(&second), "all")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&third), ["c1"]);
+    end_is_remembered(s, "all", &third, true).await;
+    // A user's list, oldest first, under its own list key.
+    let theirs = ConversationQuery {
+        limit: 3,
+        member: Some(uid("u")),
+        order_by: OrderBy::CreatedAt,
+        direction: Direction::Asc,
+        ..Default::default()
+    };
+    let page = s
+        .conversations
+        .list_remembering(&app("a"), &theirs, &start, "u's")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&page), ["c0", "c1", "c2"]);
+    end_is_remembered(s, "u's", &page, true).await;
+    assert_eq!(
+        s.cursors.recall(&app("a"), "all", &cid("c2")).await,
+        None,
+        "a list key is its own"
+    );
+}
+
 pub async fn listing_places_conversations_by_their_last_message_as_of_the_snapshot(s: &Stores) {
     listing_fixture(s, &[Some(300), Some(200), Some(100), None]).await;
     let walk = fresh_walk(s).await;

@@ -7,9 +7,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Nullable};
 use parley_domain::events::NewEvent;
 use parley_domain::{
-    Access, AppId, Conversation, ConversationId, ConversationQuery, ConversationRepository,
-    Direction, OrderBy, Page, Participant, Position, RepositoryError, Snapshot, Standing, UserId,
-    Versioned, Walk,
+    Access, AppId, Clock, Conversation, ConversationId, ConversationQuery, ConversationRepository,
+    Direction, OrderBy, Page, Participant, Position, RepositoryError, Snapshot, Standing,
+    SystemClock, UserId, Versioned, Walk,
 };
 
 use super::{DbConnection, Store};
@@ -222,19 +222,28 @@ macro_rules! keyset_page {
 /// One row of a page's statement: the conversation, its sort key (for one that moved after the
 /// walk's snapshot, its current one: its place is worked out from its messages), the statement's
 /// own snapshot, whether the list's user has a user record, and (for a user's list) how many
-/// live messages newer than their readUntil others sent (their unread message count).
+/// live messages newer than their readUntil others sent (their unread message count), and
+/// whether the statement remembered the row as the page's end (`super::page_end`).
 type PageRow = (
     ConversationRow,
     i64,
     super::StatementSnapshot,
     bool,
     Option<i64>,
+    Option<bool>,
 );
 
+/// The page end column of the part of a page's statement that holds no moved conversation.
+macro_rules! no_page_end {
+    () => {
+        None::<bool>.into_sql::<Nullable<Bool>>()
+    };
+}
+
 /// The app's conversations as rows of a page's statement (see [`PageRow`]), `$key` being the
-/// sort key's column.
+/// sort key's column and `$end` the page end column.
 macro_rules! app_rows {
-    ($app:expr, $key:expr) => {
+    ($app:expr, $key:expr, $end:expr) => {
         conversations::table
             .select((
                 ConversationRow::as_select(),
@@ -242,6 +251,7 @@ macro_rules! app_rows {
                 super::statement_snapshot!(),
                 true.into_sql::<Bool>(),
                 None::<i64>.into_sql::<Nullable<BigInt>>(),
+                $end,
             ))
             .filter(conversations::app_id.eq($app))
             .into_boxed()
@@ -253,7 +263,7 @@ macro_rules! app_rows {
 /// one, the page as of the statement's own snapshot, which sees every row it reads (nothing has
 /// moved).
 macro_rules! app_page {
-    ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr) => {{
+    ($conn:expr, $app:expr, $query:expr, $walk:expr, $key:expr, $remember:expr) => {{
         macro_rules! page {
             ($q:expr) => {
                 keyset_page!(
@@ -267,16 +277,17 @@ macro_rules! app_page {
                 )
             };
         }
+        let end = super::page_end($key, conversations::id, $app, $query, $walk, $remember);
         let out: Vec<PageRow> = match &$walk.snapshot {
-            None => page!(app_rows!($app, $key)).load($conn)?,
+            None => page!(app_rows!($app, $key, end)).load($conn)?,
             Some(snap) => page!(seen!(
-                app_rows!($app, $key),
+                app_rows!($app, $key, end),
                 conversations::activity_seq,
                 snap,
                 true
             ))
             .union_all(unseen!(
-                app_rows!($app, $key),
+                app_rows!($app, $key, no_page_end!()),
                 conversations::activity_seq.assume_not_null(),
                 snap,
                 false
@@ -307,7 +318,7 @@ macro_rules! only_unread {
 /// message is someone else's and newer than their readUntil) joined to the conversations' rows,
 /// and whether the user is on record.
 macro_rules! member_rows {
-    ($app:expr, $query:expr, $user:expr, $key:expr) => {{
+    ($app:expr, $query:expr, $user:expr, $key:expr, $end:expr) => {{
         let user: &UserId = $user;
         let mut q = participants::table
             .inner_join(
@@ -338,6 +349,7 @@ macro_rules! member_rows {
                     )
                     .select(dsl::count_star())
                     .single_value(),
+                $end,
             ))
             .filter(participants::app_id.eq($app))
             .filter(participants::user_id.eq(user.as_str()))
@@ -353,7 +365,7 @@ macro_rules! member_rows {
 /// A user's conversations for a page, as [`app_page`] reads the app's, paged by the
 /// participations' covering index.
 macro_rules! member_page {
-    ($conn:expr, $app:expr, $query:expr, $walk:expr, $user:expr, $key:expr) => {{
+    ($conn:expr, $app:expr, $query:expr, $walk:expr, $user:expr, $key:expr, $remember:expr) => {{
         macro_rules! page {
             ($q:expr) => {
                 keyset_page!(
@@ -367,16 +379,24 @@ macro_rules! member_page {
                 )
             };
         }
+        let end = super::page_end(
+            $key,
+            participants::conversation_id,
+            $app,
+            $query,
+            $walk,
+            $remember,
+        );
         let out: Vec<PageRow> = match &$walk.snapshot {
-            None => page!(member_rows!($app, $query, $user, $key)).load($conn)?,
+            None => page!(member_rows!($app, $query, $user, $key, end)).load($conn)?,
             Some(snap) => page!(seen!(
-                member_rows!($app, $query, $user, $key),
+                member_rows!($app, $query, $user, $key, end),
                 participants::conv_activity_seq,
                 snap,
                 true
             ))
             .union_all(unseen!(
-                member_rows!($app, $query, $user, $key),
+                member_rows!($app, $query, $user, $key, no_page_end!()),
                 participants::conv_activity_seq.assume_not_null(),
                 snap,
                 false
@@ -399,39 +419,61 @@ struct Read {
     page: Vec<(Versioned<Conversation>, i64, Option<i64>)>,
     /// Conversations that moved after the snapshot, with their unread message counts.
     moved: Vec<(Versioned<Conversation>, Option<i64>)>,
+    /// The conversations the statement remembered as the page's end (at most two: the row
+    /// numbered `limit` and, with fewer, the last).
+    remembered: Vec<ConversationId>,
 }
 
-/// The page's statement (see [`app_page`] and [`member_page`]).
+/// The page's statement (see [`app_page`] and [`member_page`]), which also remembers the page's
+/// end under `remember` (list key and time) where the backend keeps cursors in the database.
 fn read_page(
     conn: &mut DbConnection,
     app: &str,
     query: &ConversationQuery,
     walk: &Walk,
+    remember: Option<(&str, i64)>,
 ) -> Result<Read, DbError> {
     let rows = match (query.order_by, &query.member) {
         (OrderBy::LastActivity, None) => {
-            app_page!(conn, app, query, walk, conversations::last_activity)
+            app_page!(
+                conn,
+                app,
+                query,
+                walk,
+                conversations::last_activity,
+                remember
+            )
         }
-        (OrderBy::CreatedAt, None) => app_page!(conn, app, query, walk, conversations::created_at),
+        (OrderBy::CreatedAt, None) => {
+            app_page!(conn, app, query, walk, conversations::created_at, remember)
+        }
         (OrderBy::LastActivity, Some(user)) => member_page!(
             conn,
             app,
             query,
             walk,
             user,
-            participants::conv_last_activity
+            participants::conv_last_activity,
+            remember
         ),
-        (OrderBy::CreatedAt, Some(user)) => {
-            member_page!(conn, app, query, walk, user, participants::conv_created_at)
-        }
+        (OrderBy::CreatedAt, Some(user)) => member_page!(
+            conn,
+            app,
+            query,
+            walk,
+            user,
+            participants::conv_created_at,
+            remember
+        ),
     };
     let mut read = Read {
         snapshot: walk.snapshot.clone(),
         known: None,
         page: Vec::with_capacity(rows.len()),
         moved: Vec::new(),
+        remembered: Vec::new(),
     };
-    for (row, key, snapshot, known, unread) in rows {
+    for (row, key, snapshot, known, unread, end) in rows {
         if read.snapshot.is_none() {
             read.snapshot = Some(super::read_statement_snapshot(snapshot)?);
         }
@@ -443,6 +485,9 @@ fn read_page(
             _ => false,
         };
         let conversation = row.into_versioned()?;
+        if end == Some(true) {
+            read.remembered.push(conversation.value.id.clone());
+        }
         if moved {
             read.moved.push((conversation, unread));
         } else {
@@ -460,13 +505,17 @@ fn read_page(
 /// snapshot come straight from the order's covering index; the few whose messages changed after
 /// it are placed by their newest message as of the snapshot, which later statements still see
 /// as it was (what they read of the messages is narrowed to the snapshot too).
+///
+/// With `remember` (list key and time), the backend may remember the page's end in the same
+/// statement (`super::page_end`); the page then says so.
 fn list_page(
     conn: &mut DbConnection,
     app: &str,
     query: &ConversationQuery,
     walk: &Walk,
+    remember: Option<(&str, i64)>,
 ) -> Result<Option<Page>, DbError> {
-    let read = read_page(conn, app, query, walk)?;
+    let read = read_page(conn, app, query, walk, remember)?;
     let (snapshot, known) = match (read.snapshot, read.known, &query.member) {
         (Some(snapshot), Some(known), _) => (snapshot, known),
         // No row: whether the user is on record, and a snapshot to report, on their own.
@@ -519,6 +568,11 @@ fn list_page(
         }
     });
     items.truncate(query.limit);
+    // Any row the statement remembered is a right cursor for this walk (its key and the walk's
+    // snapshot), but only the last one served ends the page.
+    let end_remembered = items
+        .last()
+        .is_some_and(|(last, _, _)| read.remembered.contains(&last.value.id));
     let unread_counts = query.member.as_ref().map(|_| {
         items
             .iter()
@@ -532,6 +586,7 @@ fn list_page(
             .map(|(c, key, _)| (c.value, key))
             .collect(),
         unread_counts,
+        end_remembered,
     }))
 }
 
@@ -764,7 +819,25 @@ impl ConversationRepository for Store {
         walk: &Walk,
     ) -> Result<Option<Page>, RepositoryError> {
         let (app, query, walk) = (app.as_str().to_owned(), query.clone(), walk.clone());
-        self.run(move |conn| list_page(conn, &app, &query, &walk))
+        self.run(move |conn| list_page(conn, &app, &query, &walk, None))
             .await
+    }
+
+    async fn list_remembering(
+        &self,
+        app: &AppId,
+        query: &ConversationQuery,
+        walk: &Walk,
+        list_key: &str,
+    ) -> Result<Option<Page>, RepositoryError> {
+        let (app, query, walk) = (app.as_str().to_owned(), query.clone(), walk.clone());
+        let list = list_key.to_owned();
+        let now = SystemClock.now_ms();
+        self.run(move |conn| {
+            let page = list_page(conn, &app, &query, &walk, Some((&list, now)))?;
+            super::sweep_cursors(conn, now)?;
+            Ok(page)
+        })
+        .await
     }
 }
