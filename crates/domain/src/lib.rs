@@ -36,7 +36,7 @@ pub use ids::{AppId, ConversationId, IdError, UserId};
 pub use import::{ImportItem, ImportRecord};
 pub use limits::Limits;
 pub use listing::{
-    ConversationQuery, Cursor, Direction, OrderBy, Page, Position, Snapshot, Standing, Walk,
+    ConversationQuery, Cursor, Direction, OrderBy, Page, Position, Resume, Snapshot, Standing, Walk,
 };
 pub use message::{
     ContentField, GivenContent, Message, MessageId, MessageKind, MessagePatch, MessageRecord,

@@ -212,6 +212,18 @@ pub struct Standing {
     pub last_message_at: Option<i64>,
 }
 
+/// What continuing a walk after a conversation needs, read at once by a store that is also the
+/// cursor store (`ConversationRepository::resume`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    /// The conversation's current place; `None` when it does not exist.
+    pub standing: Option<Standing>,
+    /// The list's member's access in it, when they are on record in it.
+    pub access: Option<crate::Access>,
+    /// The remembered end of the page that ended with it, if any.
+    pub cursor: Option<Cursor>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

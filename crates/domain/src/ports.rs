@@ -8,7 +8,7 @@ use crate::error::RepositoryError;
 use crate::events::NewEvent;
 use crate::ids::{AppId, ConversationId, UserId};
 use crate::import::ImportRecord;
-use crate::listing::{ConversationQuery, Cursor, Page, Snapshot, Standing, Walk};
+use crate::listing::{ConversationQuery, Cursor, Page, Resume, Snapshot, Standing, Walk};
 use crate::message::{Message, MessageId, MessageRecord};
 use crate::user::User;
 
@@ -166,6 +166,24 @@ pub trait ConversationRepository: Send + Sync + 'static {
     ) -> Result<Option<Page>, RepositoryError> {
         let _ = list_key;
         self.list(app, query, walk).await
+    }
+
+    /// For a store that is also the [`CursorStore`]: in one read, what continuing a walk of
+    /// list `list_key` after conversation `id` needs (see [`Resume`]), the list's member being
+    /// `query.member`, if any. `None` from a store that does not keep the cursors: the service then asks
+    /// for the standing, the participation and the cursor one by one.
+    ///
+    /// # Errors
+    /// `Unavailable`/`Other` as for [`find`](Self::find).
+    async fn resume(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        query: &ConversationQuery,
+        list_key: &str,
+    ) -> Result<Option<Resume>, RepositoryError> {
+        let _ = (app, id, query, list_key);
+        Ok(None)
     }
 }
 

@@ -353,14 +353,34 @@ impl ConversationService {
                         format!("`{id}` is not a conversation of this list"),
                     )
                 };
-                let standing = self.repo.standing(app, id).await?.ok_or_else(unknown)?;
-                if let Some(member) = &query.member {
-                    let on_record = self.repo.participation(app, id, member).await?;
-                    if on_record.is_none_or(|p| p.access == Access::None) {
-                        return Err(unknown().into());
+                // A store that keeps the cursors reads all of it at once (one round trip).
+                let resumed = if self.cursors_in_repo {
+                    self.repo.resume(app, id, query, &list).await?
+                } else {
+                    None
+                };
+                let (standing, cursor) = match resumed {
+                    Some(resumed) => {
+                        let standing = resumed.standing.ok_or_else(unknown)?;
+                        if query.member.is_some()
+                            && resumed.access.is_none_or(|a| a == Access::None)
+                        {
+                            return Err(unknown().into());
+                        }
+                        (standing, resumed.cursor)
                     }
-                }
-                match self.cursors.recall(app, &list, id).await {
+                    None => {
+                        let standing = self.repo.standing(app, id).await?.ok_or_else(unknown)?;
+                        if let Some(member) = &query.member {
+                            let on_record = self.repo.participation(app, id, member).await?;
+                            if on_record.is_none_or(|p| p.access == Access::None) {
+                                return Err(unknown().into());
+                            }
+                        }
+                        (standing, self.cursors.recall(app, &list, id).await)
+                    }
+                };
+                match cursor {
                     Some(cursor) => Walk {
                         snapshot: Some(cursor.snapshot),
                         after: Some(Position {
@@ -1112,16 +1132,22 @@ impl UserService {
         user: &UserId,
         query: &ConversationQuery,
     ) -> Result<Vec<UserConversation>, ServiceError> {
-        // A first page checks that the user exists in its own read of the store; a later page
-        // checks first, so that an unknown user is a 404 whatever the cursor.
-        if query.starting_after.is_some() && self.users.find_user(app, user).await?.is_none() {
-            return Err(ServiceError::NotFound("user"));
-        }
         let query = ConversationQuery {
             member: Some(user.clone()),
             ..query.clone()
         };
-        let (page, counted_with_page) = self.conversations.list_page(app, &query).await?;
+        // The page's read checks that the user exists. A cursor that is none of theirs is
+        // refused before that read, so an unknown user is told apart then: a 404 whatever the
+        // cursor, without a lookup for every page.
+        let (page, counted_with_page) = match self.conversations.list_page(app, &query).await {
+            Err(ServiceError::Invalid(_))
+                if query.starting_after.is_some()
+                    && self.users.find_user(app, user).await?.is_none() =>
+            {
+                return Err(ServiceError::NotFound("user"));
+            }
+            page => page?,
+        };
         let unread: Vec<bool> = page
             .iter()
             .map(|c| {

@@ -1106,6 +1106,11 @@ fn the_conversation_list_of_an_unknown_user_is_not_found_even_for_a_participant(
         .error(404, "NOT_FOUND");
     api.get("/users/nobody/conversations?unreadsOnly=true")
         .error(404, "NOT_FOUND");
+    // Whatever the cursor: one of their conversations, or none at all.
+    api.get("/users/ghost/conversations?startingAfter=c")
+        .error(404, "NOT_FOUND");
+    api.get("/users/ghost/conversations?startingAfter=nothing")
+        .error(404, "NOT_FOUND");
 
     // A user without conversations has an empty list.
     make_user(&api, "loner");

@@ -289,6 +289,76 @@ pub(crate) fn sweep_cursors(conn: &mut DbConnection, now: i64) -> Result<(), DbE
     Ok(())
 }
 
+/// What continuing a walk of list `list` after conversation `id` needs
+/// (`ConversationRepository::resume`), in one statement: the conversation's place, `member`'s
+/// access in it and the remembered end of the page that ended with it, three lookups by primary
+/// key. SQLite's twin answers `None` (its cursors live in the server's memory).
+pub(crate) fn resume(
+    conn: &mut DbConnection,
+    app: &str,
+    id: &str,
+    member: Option<&str>,
+    list: &str,
+) -> Result<Option<parley_domain::Resume>, DbError> {
+    use crate::schema::participants;
+    let since = SystemClock.now_ms() - CURSOR_MAX_AGE_MS;
+    let cursor = || {
+        list_cursors::table
+            .find((app, list, id))
+            .filter(list_cursors::remembered_at.ge(since))
+    };
+    type Row = (
+        i64,
+        Option<i64>,
+        i64,
+        Option<String>,
+        Option<i64>,
+        Option<String>,
+    );
+    let row: Option<Row> = conversation_rows::table
+        .find((app, id))
+        .select((
+            conversation_rows::created_at,
+            conversation_rows::last_message_seq,
+            conversation_rows::last_activity,
+            // Without a member, `user_id = NULL` matches no participation.
+            participants::table
+                .filter(participants::app_id.eq(app))
+                .filter(participants::conversation_id.eq(id))
+                .filter(participants::user_id.nullable().eq(member))
+                .select(participants::access)
+                .single_value(),
+            cursor().select(list_cursors::sort_key).single_value(),
+            cursor().select(list_cursors::snapshot).single_value(),
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((created_at, seq, activity, access, key, snapshot)) = row else {
+        return Ok(Some(parley_domain::Resume {
+            standing: None,
+            access: None,
+            cursor: None,
+        }));
+    };
+    let access = access
+        .map(|raw| {
+            parley_domain::Access::parse(&raw)
+                .ok_or_else(|| DbError::Corrupt(format!("access {raw:?}")))
+        })
+        .transpose()?;
+    Ok(Some(parley_domain::Resume {
+        standing: Some(parley_domain::Standing {
+            created_at,
+            last_message_at: seq.map(|_| activity),
+        }),
+        access,
+        // One that does not parse (from before an upgrade) is no remembered walk.
+        cursor: key
+            .zip(snapshot.as_deref().and_then(Snapshot::parse))
+            .map(|(key, snapshot)| Cursor { key, snapshot }),
+    }))
+}
+
 /// A column of a list page's statement that remembers the page's end in `list_cursors` as
 /// [`CursorStore::remember`] does, so that a page and its remembered end are one round trip
 /// instead of two:

@@ -198,5 +198,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     messages,
     idempotency_keys,
     counters,
-    users
+    users,
+    list_cursors
 );

@@ -199,6 +199,20 @@ pub(crate) fn page_end<K, I>(
     None::<bool>.into_sql::<diesel::sql_types::Nullable<diesel::sql_types::Bool>>()
 }
 
+/// No resuming in one read: the cursors live in the server's memory, and the service asks for
+/// what it needs one by one (each a function call on SQLite). Never called while the cursor
+/// store is not the repository.
+#[allow(clippy::unnecessary_wraps)]
+pub(crate) fn resume(
+    _conn: &mut DbConnection,
+    _app: &str,
+    _id: &str,
+    _member: Option<&str>,
+    _list: &str,
+) -> Result<Option<parley_domain::Resume>, DbError> {
+    Ok(None)
+}
+
 /// Nothing to sweep: the cursors live in the server's memory.
 #[allow(clippy::unnecessary_wraps)]
 pub(crate) fn sweep_cursors(_conn: &mut DbConnection, _now: i64) -> Result<(), DbError> {

@@ -998,6 +998,64 @@ pub async fn a_page_remembers_its_end_in_its_read_when_the_store_keeps_the_curso
     );
 }
 
+/// A store that keeps the cursors itself (PostgreSQL) reads what continuing a walk needs at once
+/// (`resume`): the same standing, member access and remembered cursor as `standing`,
+/// `participation` and `CursorStore::recall` give one by one. Others answer `None`.
+pub async fn resuming_reads_the_standing_access_and_cursor_at_once(s: &Stores) {
+    listing_fixture(s, &[Some(10_100), None]).await;
+    let joint = std::ptr::addr_eq(Arc::as_ptr(&s.conversations), Arc::as_ptr(&s.cursors));
+    let cursor = parley_domain::Cursor {
+        key: 10_100,
+        snapshot: s.conversations.snapshot().await.unwrap(),
+    };
+    s.cursors
+        .remember(&app("a"), "all", &cid("c0"), cursor.clone())
+        .await;
+    let resume = |id: &'static str, member: Option<&'static str>, list: &'static str| async move {
+        let query = ConversationQuery {
+            member: member.map(uid),
+            ..Default::default()
+        };
+        s.conversations
+            .resume(&app("a"), &cid(id), &query, list)
+            .await
+            .unwrap()
+    };
+    let Some(resumed) = resume("c0", Some("u"), "all").await else {
+        assert!(!joint, "a store that keeps the cursors resumes in one read");
+        return;
+    };
+    assert_eq!(
+        resumed,
+        parley_domain::Resume {
+            standing: s
+                .conversations
+                .standing(&app("a"), &cid("c0"))
+                .await
+                .unwrap(),
+            access: Some(Access::ReadWrite),
+            cursor: Some(cursor),
+        }
+    );
+    let resumed = resume("c1", None, "all").await.unwrap();
+    assert_eq!(
+        resumed,
+        parley_domain::Resume {
+            standing: Some(Standing {
+                created_at: 1001,
+                last_message_at: None,
+            }),
+            access: None,
+            cursor: None,
+        },
+        "no member, no cursor remembered"
+    );
+    let other = resume("c0", Some("nobody"), "another list").await.unwrap();
+    assert_eq!((other.access, other.cursor), (None, None));
+    let missing = resume("c9", Some("u"), "all").await.unwrap();
+    assert_eq!(missing.standing, None);
+}
+
 pub async fn listing_places_conversations_by_their_last_message_as_of_the_snapshot(s: &Stores) {
     listing_fixture(s, &[Some(300), Some(200), Some(100), None]).await;
     let walk = fresh_walk(s).await;

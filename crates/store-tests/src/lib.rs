@@ -104,6 +104,7 @@ macro_rules! contract_suite {
             a_users_unread_list_holds_only_conversations_with_unread_messages,
             a_users_page_counts_unread_messages_as_the_message_store_does,
             a_page_remembers_its_end_in_its_read_when_the_store_keeps_the_cursors,
+            resuming_reads_the_standing_access_and_cursor_at_once,
         );
         $crate::event_cases!(
             $factory;

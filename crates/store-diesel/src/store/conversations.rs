@@ -8,7 +8,7 @@ use diesel::sql_types::{BigInt, Bool, Nullable};
 use parley_domain::events::NewEvent;
 use parley_domain::{
     Access, AppId, Clock, Conversation, ConversationId, ConversationQuery, ConversationRepository,
-    Direction, OrderBy, Page, Participant, Position, RepositoryError, Snapshot, Standing,
+    Direction, OrderBy, Page, Participant, Position, RepositoryError, Resume, Snapshot, Standing,
     SystemClock, UserId, Versioned, Walk,
 };
 
@@ -820,6 +820,23 @@ impl ConversationRepository for Store {
     ) -> Result<Option<Page>, RepositoryError> {
         let (app, query, walk) = (app.as_str().to_owned(), query.clone(), walk.clone());
         self.run(move |conn| list_page(conn, &app, &query, &walk, None))
+            .await
+    }
+
+    async fn resume(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        query: &ConversationQuery,
+        list_key: &str,
+    ) -> Result<Option<Resume>, RepositoryError> {
+        let (app, id, list) = (
+            app.as_str().to_owned(),
+            id.as_str().to_owned(),
+            list_key.to_owned(),
+        );
+        let member = query.member.as_ref().map(|m| m.as_str().to_owned());
+        self.run(move |conn| super::resume(conn, &app, &id, member.as_deref(), &list))
             .await
     }
 
