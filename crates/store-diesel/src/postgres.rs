@@ -277,10 +277,26 @@ diesel::define_sql_function! {
 /// How long a remembered page end is used, as in the in-memory cursor store.
 const CURSOR_MAX_AGE_MS: i64 = 15 * 60 * 1000;
 
-/// Now and then (one call in 256), forgets the page ends remembered longer ago than they are
-/// used.
+/// How often each server forgets the expired page ends.
+const CURSOR_SWEEP_EVERY_MS: i64 = 60 * 1000;
+
+/// Once a minute in this process (the first call due), forgets the page ends remembered longer
+/// ago than they are used. (Once in 256 calls, as before, swept a large table many times a
+/// second under load, and that request waited for it.)
 pub(crate) fn sweep_cursors(conn: &mut DbConnection, now: i64) -> Result<(), DbError> {
-    if rand::random::<u8>() == 0 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static NEXT_SWEEP: AtomicI64 = AtomicI64::new(0);
+    let due = NEXT_SWEEP.load(Ordering::Relaxed);
+    if now >= due
+        && NEXT_SWEEP
+            .compare_exchange(
+                due,
+                now + CURSOR_SWEEP_EVERY_MS,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            )
+            .is_ok()
+    {
         diesel::delete(
             list_cursors::table.filter(list_cursors::remembered_at.lt(now - CURSOR_MAX_AGE_MS)),
         )

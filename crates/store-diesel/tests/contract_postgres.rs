@@ -99,6 +99,57 @@ async fn page_ends_are_shared_by_every_server_on_the_database() {
     assert_eq!(one.recall(&app, "list", &c1).await, Some(later));
 }
 
+/// A page end that another request is remembering at this moment (its row locked, not yet
+/// committed) is left to that request, not waited for: many clients reading the same page all
+/// end on one row. A page end that nobody holds is replaced as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_end_being_remembered_elsewhere_is_not_waited_for() {
+    use diesel::{Connection, PgConnection, RunQueryDsl};
+    use parley_domain::{AppId, ConversationId, Cursor, CursorStore, Snapshot};
+
+    let Some(server) = testing::server_url("the unlocked page-end case") else {
+        return;
+    };
+    let name = format!("locked_{}_{}", std::process::id(), rand::random::<u32>());
+    let url = testing::schema_url(&server, &name);
+    let _schema = Schema {
+        server: server.clone(),
+        name,
+    };
+    let store = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            PgStore::open_postgres(&PgOptions::new(url)).expect("open postgres")
+        })
+        .await
+        .expect("open task")
+    };
+    let (app, c1) = (AppId::new("a").unwrap(), ConversationId::new("c1").unwrap());
+    let cursor = |key: i64| Cursor {
+        key,
+        snapshot: Snapshot::counter(key),
+    };
+    store.remember(&app, "list", &c1, cursor(1)).await;
+    let mut other = PgConnection::establish(&url).expect("connect");
+    diesel::sql_query("BEGIN").execute(&mut other).unwrap();
+    diesel::sql_query("SELECT 1 FROM list_cursors WHERE conversation_id = 'c1' FOR UPDATE")
+        .execute(&mut other)
+        .unwrap();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.remember(&app, "list", &c1, cursor(2)),
+    )
+    .await
+    .expect("remembering does not wait for the row another request holds");
+    assert_eq!(store.recall(&app, "list", &c1).await, Some(cursor(1)));
+    diesel::sql_query("COMMIT").execute(&mut other).unwrap();
+    store.remember(&app, "list", &c1, cursor(3)).await;
+    assert_eq!(store.recall(&app, "list", &c1).await, Some(cursor(3)));
+    let c2 = ConversationId::new("c2").unwrap();
+    store.remember(&app, "list", &c2, cursor(4)).await;
+    assert_eq!(store.recall(&app, "list", &c2).await, Some(cursor(4)));
+}
+
 /// An event that commits while an older transaction is still running is held back from the log
 /// until that one ends; and resuming after it (its ID can reach a client through a webhook
 /// first) does not pass the older transaction's events, which commit later.
