@@ -3,9 +3,10 @@
 # database (BENCH_N conversations, default 100,000, and their users: parley-seed's)
 # on each backend, and the same wrk loads against a release server on each:
 # GET one conversation (64 connections), the first page of the app's list, a page 1,000 pages
-# deep, and a user's conversations (8 connections); then on PostgreSQL the list and GET one
-# through two servers at once (4 connections each). Prints one line per run and a side-by-side
-# table with PostgreSQL's req/s as a share of SQLite's.
+# deep, and a user's conversations (8 connections), each on SQLite and right after on PostgreSQL,
+# BENCH_ROUNDS times (default 2); then on PostgreSQL the list and GET one through two servers at
+# once (4 connections each). Prints one line per run and a side-by-side table with PostgreSQL's
+# req/s as a share of SQLite's in each round.
 #
 #   scripts/bench-pg-reads.sh              # a durable throwaway PostgreSQL 15 cluster
 #   BENCH_DATABASE_URL=postgres://... scripts/bench-pg-reads.sh
@@ -98,24 +99,40 @@ LIMIT 6;
 SQL
 }
 OPS=("GET one conversation" "list first page" "list 1,000 pages deep" "a user's conversations")
-loads() { # loads BACKEND PORT
+load() { # load BACKEND PORT INDEX: operation INDEX of OPS against the server on PORT
   local base="http://127.0.0.1:$2"
-  measure "$1" "${OPS[0]}" 64 get_conversation.lua "$base"
-  measure "$1" "${OPS[1]}" 8 get.lua "$base/v1/bench/conversations"
-  measure "$1" "${OPS[2]}" 8 get.lua "$base/v1/bench/conversations?startingAfter=$DEEP"
-  measure "$1" "${OPS[3]}" 8 user_conversations.lua "$base"
+  case $3 in
+    0) measure "$1" "${OPS[0]}" 64 get_conversation.lua "$base" ;;
+    1) measure "$1" "${OPS[1]}" 8 get.lua "$base/v1/bench/conversations" ;;
+    2) measure "$1" "${OPS[2]}" 8 get.lua "$base/v1/bench/conversations?startingAfter=$DEEP" ;;
+    3) measure "$1" "${OPS[3]}" 8 user_conversations.lua "$base" ;;
+  esac
 }
 
+# Both servers run throughout; each operation runs on SQLite and right after on PostgreSQL,
+# ROUNDS times, so that each ratio compares loads a few seconds apart (this machine's speed
+# drifts by 2x within an hour).
+ROUNDS=${BENCH_ROUNDS:-2}
+PORT_PG=18094
 start "$SQLITE_URL" $PORT
-loads SQLite $PORT
+start "$PG_URL" $PORT_PG
+declare -A RATIOS
+for round in $(seq 1 "$ROUNDS"); do
+  echo "== round $round of $ROUNDS"
+  for i in 0 1 2 3; do
+    load SQLite $PORT $i
+    load PostgreSQL $PORT_PG $i
+    op=${OPS[$i]}
+    RATIOS[$op]+="${RATIOS[$op]:+, }$(awk -v a="${RPS[PostgreSQL/$op]}" -v b="${RPS[SQLite/$op]}" \
+      'BEGIN {printf "%.0f%%", 100 * a / b}')"
+  done
+done
 kill "$PID_18090"; wait "$PID_18090" 2>/dev/null || true
-start "$PG_URL" $PORT
-loads PostgreSQL $PORT
 
 echo "== two servers on the one PostgreSQL database, 4 connections each"
 start "$PG_URL" $PORT2
 pair() { # pair NAME SCRIPT PATH
-  wrk_out 4 "$2" "http://127.0.0.1:$PORT$3" >"$DIR/reads-pair1.out" &
+  wrk_out 4 "$2" "http://127.0.0.1:$PORT_PG$3" >"$DIR/reads-pair1.out" &
   local first=$!
   wrk_out 4 "$2" "http://127.0.0.1:$PORT2$3" >"$DIR/reads-pair2.out"
   wait $first
@@ -127,14 +144,15 @@ pair() { # pair NAME SCRIPT PATH
 pair "GET one conversation, two servers" get_conversation.lua ""
 pair "list first page, two servers" get.lua /v1/bench/conversations
 pair "a user's conversations, two servers" user_conversations.lua ""
-kill "$PID_18090" "$PID_18092"; wait 2>/dev/null || true
+kill "$PID_18094" "$PID_18092"; wait 2>/dev/null || true
 
 echo
-echo "| operation | conns | SQLite req/s | SQLite p99 | PostgreSQL req/s | PostgreSQL p99 | PostgreSQL / SQLite |"
+echo "The last round's figures, and PostgreSQL / SQLite in each round:"
+echo
+echo "| operation | conns | SQLite req/s | SQLite p99 | PostgreSQL req/s | PostgreSQL p99 | PostgreSQL / SQLite, by round |"
 echo "|---|---|---|---|---|---|---|"
 for op in "${OPS[@]}"; do
   conns=8; [[ "$op" == "${OPS[0]}" ]] && conns=64
-  s=${RPS[SQLite/$op]} p=${RPS[PostgreSQL/$op]}
-  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$op" "$conns" "$s" "${P99[SQLite/$op]}" "$p" \
-    "${P99[PostgreSQL/$op]}" "$(awk -v a="$p" -v b="$s" 'BEGIN {printf "%.0f%%", 100 * a / b}')"
+  printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$op" "$conns" "${RPS[SQLite/$op]}" \
+    "${P99[SQLite/$op]}" "${RPS[PostgreSQL/$op]}" "${P99[PostgreSQL/$op]}" "${RATIOS[$op]}"
 done
