@@ -224,6 +224,16 @@ pub struct Resume {
     pub cursor: Option<Cursor>,
 }
 
+impl Resume {
+    /// Whether the conversation is one of the list's, as a `startingAfter`: it exists and, in a
+    /// member's list (`member`), they are on record in it with access other than `None`.
+    #[must_use]
+    pub fn is_of_list(&self, member: bool) -> bool {
+        self.standing.is_some()
+            && (!member || self.access.is_some_and(|a| a != crate::Access::None))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -243,6 +253,24 @@ mod tests {
         for bad in ["", "1:2", "5:3:", "a:b:", "1:9:x"] {
             assert_eq!(Snapshot::parse(bad), None, "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_cursor_conversation_is_of_the_list_when_it_exists_and_the_member_may_see_it() {
+        let resume = |standing: bool, access: Option<crate::Access>| Resume {
+            standing: standing.then_some(Standing {
+                created_at: 1,
+                last_message_at: None,
+            }),
+            access,
+            cursor: None,
+        };
+        assert!(resume(true, None).is_of_list(false));
+        assert!(!resume(false, None).is_of_list(false));
+        assert!(resume(true, Some(crate::Access::Read)).is_of_list(true));
+        assert!(!resume(true, Some(crate::Access::None)).is_of_list(true));
+        assert!(!resume(true, None).is_of_list(true));
+        assert!(!resume(false, Some(crate::Access::ReadWrite)).is_of_list(true));
     }
 
     fn cid(raw: &str) -> ConversationId {

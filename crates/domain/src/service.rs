@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::conversation::{Access, Conversation, ConversationPatch, Join, ParticipantPatch};
+use crate::conversation::{Conversation, ConversationPatch, Join, ParticipantPatch};
 use crate::error::{Invalid, InvalidCode, Problems, RepositoryError, ServiceError};
 use crate::events::{
     conversation_changes, user_change, EventData, EventRecorder, EventType, NewEvent, ReadLookup,
@@ -16,7 +16,7 @@ use crate::ids::{AppId, ConversationId, UserId};
 use crate::import::{ImportItem, ImportRecord};
 use crate::legacy::LegacyKey;
 use crate::limits::Limits;
-use crate::listing::{ConversationQuery, Cursor, Position, Walk};
+use crate::listing::{ConversationQuery, Cursor, Position, Resume, Walk};
 use crate::message::{
     GivenContent, Message, MessageId, MessagePatch, MessageRecord, NewMessage, Origin,
     IDEMPOTENCY_WINDOW_MS,
@@ -317,6 +317,39 @@ impl ConversationService {
         }
     }
 
+    /// What continuing a walk of list `list` after `id` needs: in one read from a store that
+    /// keeps the cursors, otherwise asked port by port, stopping at the first thing that makes
+    /// `id` no conversation of the list.
+    async fn resume(
+        &self,
+        app: &AppId,
+        id: &ConversationId,
+        query: &ConversationQuery,
+        list: &str,
+    ) -> Result<Resume, ServiceError> {
+        if self.cursors_in_repo {
+            if let Some(resumed) = self.repo.resume(app, id, query, list).await? {
+                return Ok(resumed);
+            }
+        }
+        let mut resumed = Resume {
+            standing: self.repo.standing(app, id).await?,
+            access: None,
+            cursor: None,
+        };
+        if let (Some(member), Some(_)) = (&query.member, &resumed.standing) {
+            resumed.access = self
+                .repo
+                .participation(app, id, member)
+                .await?
+                .map(|p| p.access);
+        }
+        if resumed.is_of_list(query.member.is_some()) {
+            resumed.cursor = self.cursors.recall(app, list, id).await;
+        }
+        Ok(resumed)
+    }
+
     /// One page of the app's conversations. A walk with `startingAfter` continues from the
     /// snapshot and position where the page ending with that conversation was served, so
     /// conversations receiving messages meanwhile are neither repeated nor skipped.
@@ -353,34 +386,13 @@ impl ConversationService {
                         format!("`{id}` is not a conversation of this list"),
                     )
                 };
-                // A store that keeps the cursors reads all of it at once (one round trip).
-                let resumed = if self.cursors_in_repo {
-                    self.repo.resume(app, id, query, &list).await?
-                } else {
-                    None
+                let resumed = self.resume(app, id, query, &list).await?;
+                let (Some(standing), true) =
+                    (resumed.standing, resumed.is_of_list(query.member.is_some()))
+                else {
+                    return Err(unknown().into());
                 };
-                let (standing, cursor) = match resumed {
-                    Some(resumed) => {
-                        let standing = resumed.standing.ok_or_else(unknown)?;
-                        if query.member.is_some()
-                            && resumed.access.is_none_or(|a| a == Access::None)
-                        {
-                            return Err(unknown().into());
-                        }
-                        (standing, resumed.cursor)
-                    }
-                    None => {
-                        let standing = self.repo.standing(app, id).await?.ok_or_else(unknown)?;
-                        if let Some(member) = &query.member {
-                            let on_record = self.repo.participation(app, id, member).await?;
-                            if on_record.is_none_or(|p| p.access == Access::None) {
-                                return Err(unknown().into());
-                            }
-                        }
-                        (standing, self.cursors.recall(app, &list, id).await)
-                    }
-                };
-                match cursor {
+                match resumed.cursor {
                     Some(cursor) => Walk {
                         snapshot: Some(cursor.snapshot),
                         after: Some(Position {

@@ -277,6 +277,17 @@ diesel::define_sql_function! {
 /// How long a remembered page end is used, as in the in-memory cursor store.
 const CURSOR_MAX_AGE_MS: i64 = 15 * 60 * 1000;
 
+/// The oldest time of a page end still used.
+fn remembered_since() -> i64 {
+    SystemClock.now_ms() - CURSOR_MAX_AGE_MS
+}
+
+/// A remembered page end from its row. One whose snapshot does not parse (from before an
+/// upgrade) is no remembered walk.
+fn remembered_cursor((key, snapshot): (i64, String)) -> Option<Cursor> {
+    Snapshot::parse(&snapshot).map(|snapshot| Cursor { key, snapshot })
+}
+
 /// How often each server forgets the expired page ends.
 const CURSOR_SWEEP_EVERY_MS: i64 = 60 * 1000;
 
@@ -317,7 +328,7 @@ pub(crate) fn resume(
     list: &str,
 ) -> Result<Option<parley_domain::Resume>, DbError> {
     use crate::schema::participants;
-    let since = SystemClock.now_ms() - CURSOR_MAX_AGE_MS;
+    let since = remembered_since();
     let cursor = || {
         list_cursors::table
             .find((app, list, id))
@@ -363,15 +374,9 @@ pub(crate) fn resume(
         })
         .transpose()?;
     Ok(Some(parley_domain::Resume {
-        standing: Some(parley_domain::Standing {
-            created_at,
-            last_message_at: seq.map(|_| activity),
-        }),
+        standing: Some(conversations::standing_of(created_at, seq, activity)),
         access,
-        // One that does not parse (from before an upgrade) is no remembered walk.
-        cursor: key
-            .zip(snapshot.as_deref().and_then(Snapshot::parse))
-            .map(|(key, snapshot)| Cursor { key, snapshot }),
+        cursor: key.zip(snapshot).and_then(remembered_cursor),
     }))
 }
 
@@ -549,7 +554,7 @@ impl CursorStore for Store {
             list.to_owned(),
             last.as_str().to_owned(),
         );
-        let since = SystemClock.now_ms() - CURSOR_MAX_AGE_MS;
+        let since = remembered_since();
         let found = self
             .run(move |conn| {
                 Ok(list_cursors::table
@@ -561,10 +566,7 @@ impl CursorStore for Store {
             })
             .await;
         match found {
-            // One that does not parse (from before an upgrade) is no remembered walk.
-            Ok(found) => found.and_then(|(key, snapshot)| {
-                Snapshot::parse(&snapshot).map(|snapshot| Cursor { key, snapshot })
-            }),
+            Ok(found) => found.and_then(remembered_cursor),
             Err(e) => {
                 tracing::warn!(error = %e, "could not recall a page end");
                 None

@@ -58,6 +58,24 @@ async fn stores() -> Option<Stores> {
 
 parley_store_tests::contract_suite!(stores);
 
+/// A store on a fresh schema named after `prefix`, its URL, and the guard that drops it; `None`
+/// (said loudly) without a test server.
+async fn store_in_fresh_schema(what: &str, prefix: &str) -> Option<(PgStore, String, Schema)> {
+    let server = testing::server_url(what)?;
+    let name = format!("{prefix}_{}_{}", std::process::id(), rand::random::<u32>());
+    let url = testing::schema_url(&server, &name);
+    let schema = Schema { server, name };
+    let store = {
+        let url = url.clone();
+        tokio::task::spawn_blocking(move || {
+            PgStore::open_postgres(&PgOptions::new(url)).expect("open postgres")
+        })
+        .await
+        .expect("open task")
+    };
+    Some((store, url, schema))
+}
+
 /// Page ends remembered through one server are recalled through another on the same database,
 /// per app and list, and a later page end of the same conversation replaces the earlier one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -107,22 +125,10 @@ async fn a_page_end_being_remembered_elsewhere_is_not_waited_for() {
     use diesel::{Connection, PgConnection, RunQueryDsl};
     use parley_domain::{AppId, ConversationId, Cursor, CursorStore, Snapshot};
 
-    let Some(server) = testing::server_url("the unlocked page-end case") else {
+    let Some((store, url, _schema)) =
+        store_in_fresh_schema("the unlocked page-end case", "locked").await
+    else {
         return;
-    };
-    let name = format!("locked_{}_{}", std::process::id(), rand::random::<u32>());
-    let url = testing::schema_url(&server, &name);
-    let _schema = Schema {
-        server: server.clone(),
-        name,
-    };
-    let store = {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            PgStore::open_postgres(&PgOptions::new(url)).expect("open postgres")
-        })
-        .await
-        .expect("open task")
     };
     let (app, c1) = (AppId::new("a").unwrap(), ConversationId::new("c1").unwrap());
     let cursor = |key: i64| Cursor {
@@ -159,22 +165,10 @@ async fn the_log_never_lets_a_reader_pass_an_event_that_commits_late() {
     use parley_domain::events::{EventQuery, EventRepository};
     use parley_domain::AppId;
 
-    let Some(server) = testing::server_url("the late-commit event log case") else {
+    let Some((store, url, _schema)) =
+        store_in_fresh_schema("the late-commit event log case", "late").await
+    else {
         return;
-    };
-    let name = format!("late_{}_{}", std::process::id(), rand::random::<u32>());
-    let url = testing::schema_url(&server, &name);
-    let _schema = Schema {
-        server: server.clone(),
-        name,
-    };
-    let store = {
-        let url = url.clone();
-        tokio::task::spawn_blocking(move || {
-            PgStore::open_postgres(&PgOptions::new(url)).expect("open postgres")
-        })
-        .await
-        .expect("open task")
     };
     let insert = |id: &str| {
         format!(

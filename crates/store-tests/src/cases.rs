@@ -893,6 +893,20 @@ pub async fn listing_continues_after_a_position(s: &Stores) {
     );
 }
 
+/// A page of app `a` read by `list_remembering` under `list`.
+async fn remembering(
+    s: &Stores,
+    query: &ConversationQuery,
+    walk: &Walk,
+    list: &str,
+) -> parley_domain::Page {
+    s.conversations
+        .list_remembering(&app("a"), query, walk, list)
+        .await
+        .unwrap()
+        .expect("the list's user is on record")
+}
+
 /// Checks a page read by `list_remembering` under `list`: a store that is its own cursor store
 /// must have remembered the end when `required`, and whatever it says it remembered is recalled
 /// as `CursorStore::remember` would have stored it (the last item's key, the page's snapshot).
@@ -935,12 +949,7 @@ pub async fn a_page_remembers_its_end_in_its_read_when_the_store_keeps_the_curso
         snapshot: None,
         after: None,
     };
-    let first = s
-        .conversations
-        .list_remembering(&app("a"), &query, &start, "all")
-        .await
-        .unwrap()
-        .unwrap();
+    let first = remembering(s, &query, &start, "all").await;
     let ids = |page: &parley_domain::Page| -> Vec<String> {
         page.items.iter().map(|(c, _)| c.id.to_string()).collect()
     };
@@ -958,21 +967,11 @@ pub async fn a_page_remembers_its_end_in_its_read_when_the_store_keeps_the_curso
             }),
         }
     };
-    let second = s
-        .conversations
-        .list_remembering(&app("a"), &query, &after(&first), "all")
-        .await
-        .unwrap()
-        .unwrap();
+    let second = remembering(s, &query, &after(&first), "all").await;
     assert_eq!(ids(&second), ["c0", "c4"]);
     assert_eq!(second.snapshot, first.snapshot);
     end_is_remembered(s, "all", &second, false).await;
-    let third = s
-        .conversations
-        .list_remembering(&app("a"), &query, &after(&second), "all")
-        .await
-        .unwrap()
-        .unwrap();
+    let third = remembering(s, &query, &after(&second), "all").await;
     assert_eq!(ids(&third), ["c1"]);
     end_is_remembered(s, "all", &third, true).await;
     // A user's list, oldest first, under its own list key.
@@ -983,12 +982,7 @@ pub async fn a_page_remembers_its_end_in_its_read_when_the_store_keeps_the_curso
         direction: Direction::Asc,
         ..Default::default()
     };
-    let page = s
-        .conversations
-        .list_remembering(&app("a"), &theirs, &start, "u's")
-        .await
-        .unwrap()
-        .unwrap();
+    let page = remembering(s, &theirs, &start, "u's").await;
     assert_eq!(ids(&page), ["c0", "c1", "c2"]);
     end_is_remembered(s, "u's", &page, true).await;
     assert_eq!(

@@ -22,6 +22,19 @@ use crate::schema::{
     conversations, idempotency_keys, message_files, messages, participants, reactions, users,
 };
 
+/// A conversation's place from its columns: with messages, its last activity is its last
+/// message's time.
+pub(super) fn standing_of(
+    created_at: i64,
+    last_message_seq: Option<i64>,
+    activity: i64,
+) -> Standing {
+    Standing {
+        created_at,
+        last_message_at: last_message_seq.map(|_| activity),
+    }
+}
+
 fn load_one(
     conn: &mut DbConnection,
     app: &str,
@@ -419,9 +432,9 @@ struct Read {
     page: Vec<(Versioned<Conversation>, i64, Option<i64>)>,
     /// Conversations that moved after the snapshot, with their unread message counts.
     moved: Vec<(Versioned<Conversation>, Option<i64>)>,
-    /// The conversations the statement remembered as the page's end (at most two: the row
-    /// numbered `limit` and, with fewer, the last).
-    remembered: Vec<ConversationId>,
+    /// The conversation the statement remembered as the page's end, if any (the row numbered
+    /// `limit` or, with fewer, the last: rows past the limit are never evaluated).
+    remembered: Option<ConversationId>,
 }
 
 /// The page's statement (see [`app_page`] and [`member_page`]), which also remembers the page's
@@ -471,7 +484,7 @@ fn read_page(
         known: None,
         page: Vec::with_capacity(rows.len()),
         moved: Vec::new(),
-        remembered: Vec::new(),
+        remembered: None,
     };
     for (row, key, snapshot, known, unread, end) in rows {
         if read.snapshot.is_none() {
@@ -486,7 +499,7 @@ fn read_page(
         };
         let conversation = row.into_versioned()?;
         if end == Some(true) {
-            read.remembered.push(conversation.value.id.clone());
+            read.remembered = Some(conversation.value.id.clone());
         }
         if moved {
             read.moved.push((conversation, unread));
@@ -572,7 +585,7 @@ fn list_page(
     // snapshot), but only the last one served ends the page.
     let end_remembered = items
         .last()
-        .is_some_and(|(last, _, _)| read.remembered.contains(&last.value.id));
+        .is_some_and(|(last, _, _)| read.remembered.as_ref() == Some(&last.value.id));
     let unread_counts = query.member.as_ref().map(|_| {
         items
             .iter()
@@ -804,10 +817,7 @@ impl ConversationRepository for Store {
                 ))
                 .first(conn)
                 .optional()?;
-            Ok(row.map(|(created_at, seq, activity)| Standing {
-                created_at,
-                last_message_at: seq.map(|_| activity),
-            }))
+            Ok(row.map(|(created_at, seq, activity)| standing_of(created_at, seq, activity)))
         })
         .await
     }
